@@ -1,0 +1,167 @@
+//! Usernames and passwords: PRECIS preparation (RFC 8265) and argon2id hashing.
+//!
+//! Usernames go through the UsernameCaseMapped profile, so "Émilie" typed in NFC or NFD, in
+//! full-width forms or in upper case is the same account. Passwords go through OpaqueString
+//! (NFC, non-ASCII spaces mapped to ASCII space) and are then hashed with argon2id.
+
+use crate::config::Argon2Cost;
+use crate::rng::TokenRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use precis_core::profile::PrecisFastInvocation;
+use precis_profiles::{OpaqueString, UsernameCaseMapped};
+
+/// Longest canonical username we store, in bytes (PRECIS sets no limit; a store must).
+pub const MAX_USERNAME_BYTES: usize = 256;
+/// Password length bounds, in characters after OpaqueString preparation (DESIGN §3).
+pub const MIN_PASSWORD_CHARS: usize = 8;
+pub const MAX_PASSWORD_CHARS: usize = 128;
+
+/// The canonical form of a username (UsernameCaseMapped enforcement), or `None` when the input
+/// is empty, too long or contains code points the profile disallows.
+pub fn canonical_username(input: &str) -> Option<String> {
+    // Bound the work PRECIS does on hostile input before running it.
+    if input.is_empty() || input.len() > 4 * MAX_USERNAME_BYTES {
+        return None;
+    }
+    let canonical = UsernameCaseMapped::enforce(input).ok()?.into_owned();
+    (!canonical.is_empty() && canonical.len() <= MAX_USERNAME_BYTES).then_some(canonical)
+}
+
+/// The prepared form of a password (OpaqueString enforcement), or `None` when it is disallowed
+/// or outside 8..=128 characters.
+pub fn prepared_password(input: &str) -> Option<String> {
+    if input.len() > 4 * MAX_PASSWORD_CHARS {
+        return None;
+    }
+    let prepared = OpaqueString::enforce(input).ok()?.into_owned();
+    let chars = prepared.chars().count();
+    (MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS)
+        .contains(&chars)
+        .then_some(prepared)
+}
+
+/// Hashes and verifies prepared passwords with argon2id.
+#[derive(Clone)]
+pub struct PasswordHasherId {
+    argon2: Argon2<'static>,
+}
+
+impl PasswordHasherId {
+    pub fn new(cost: Argon2Cost) -> Self {
+        let params = Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None)
+            // Invalid costs come from configuration; fall back to the library's safe default
+            // rather than hashing with a broken parameter set.
+            .unwrap_or_default();
+        PasswordHasherId {
+            argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, params),
+        }
+    }
+
+    /// A PHC string (`$argon2id$v=19$m=…`) with a salt drawn from `rng`.
+    pub fn hash(&self, prepared: &str, rng: &TokenRng) -> String {
+        let mut salt = [0u8; 16];
+        rng.fill(&mut salt);
+        let hashed = SaltString::encode_b64(&salt).ok().and_then(|salt| {
+            self.argon2
+                .hash_password(prepared.as_bytes(), &salt)
+                .ok()
+                .map(|h| h.to_string())
+        });
+        match hashed {
+            Some(hash) => hash,
+            // Unreachable with a 16-byte salt and validated params; an unusable hash fails
+            // closed (nobody can log in with it) instead of panicking.
+            None => String::from("!unusable"),
+        }
+    }
+
+    /// Constant-time verification (inside argon2) of a raw password against a stored hash.
+    /// The raw input is prepared first; input PRECIS refuses simply does not match.
+    pub fn verify(&self, raw_password: &str, stored: &str) -> bool {
+        let Some(prepared) = prepared_password(raw_password) else {
+            // Spend the same work as a real verification so timing does not tell.
+            self.burn(stored);
+            return false;
+        };
+        match PasswordHash::new(stored) {
+            Ok(parsed) => self
+                .argon2
+                .verify_password(prepared.as_bytes(), &parsed)
+                .is_ok(),
+            Err(_) => false,
+        }
+    }
+
+    fn burn(&self, stored: &str) {
+        if let Ok(parsed) = PasswordHash::new(stored) {
+            let _ = self.argon2.verify_password(b"\0never-a-password\0", &parsed);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_in_any_script_and_normal_form_are_one_account() {
+        let nfc = canonical_username("\u{00C9}milie").unwrap();
+        let nfd = canonical_username("E\u{0301}milie").unwrap();
+        assert_eq!(nfc, nfd);
+        assert_eq!(nfc, canonical_username("émilie").unwrap());
+        assert_eq!(
+            canonical_username("ALICE").unwrap(),
+            canonical_username("alice").unwrap()
+        );
+        // Full-width forms map to their half-width equivalents.
+        assert_eq!(canonical_username("ａｌｉｃｅ").unwrap(), "alice");
+        for name in ["straße", "Öztürk", "محمد", "देवनागरी", "Ελένη", "李雷"] {
+            assert!(canonical_username(name).is_some(), "{name} must be accepted");
+        }
+    }
+
+    #[test]
+    fn empty_and_disallowed_usernames_are_refused() {
+        for bad in ["", "with space", "tab\there", "ctl\u{0007}", "\u{200B}", "a\u{FFFF}"] {
+            assert_eq!(canonical_username(bad), None, "{bad:?} must be refused");
+        }
+        assert_eq!(canonical_username(&"a".repeat(MAX_USERNAME_BYTES + 1)), None);
+        assert!(canonical_username(&"a".repeat(MAX_USERNAME_BYTES)).is_some());
+    }
+
+    #[test]
+    fn password_length_is_counted_in_characters_after_preparation() {
+        assert_eq!(prepared_password("1234567"), None);
+        assert!(prepared_password("12345678").is_some());
+        assert!(prepared_password(&"é".repeat(128)).is_some());
+        assert_eq!(prepared_password(&"é".repeat(129)), None);
+        // A non-ASCII space is mapped to an ASCII space, so both spellings are one password.
+        assert_eq!(
+            prepared_password("pass\u{3000}word"),
+            prepared_password("pass word")
+        );
+    }
+
+    #[test]
+    fn argon2id_round_trip_and_rejection() {
+        let hasher = PasswordHasherId::new(Argon2Cost::CHEAP);
+        let rng = TokenRng::seeded(1);
+        let hash = hasher.hash(&prepared_password("correct horse").unwrap(), &rng);
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(hasher.verify("correct horse", &hash));
+        assert!(!hasher.verify("correct hors", &hash));
+        assert!(!hasher.verify("correct horse!", &hash));
+        assert!(!hasher.verify("short", &hash));
+    }
+
+    #[test]
+    fn a_long_password_is_compared_in_full() {
+        let hasher = PasswordHasherId::new(Argon2Cost::CHEAP);
+        let rng = TokenRng::seeded(2);
+        let long = format!("{}A", "x".repeat(127));
+        let hash = hasher.hash(&prepared_password(&long).unwrap(), &rng);
+        assert!(!hasher.verify(&format!("{}B", "x".repeat(127)), &hash));
+        assert!(hasher.verify(&long, &hash));
+    }
+}

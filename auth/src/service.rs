@@ -1,0 +1,616 @@
+//! [`Service`]: one async method per operation of DESIGN §3.
+//!
+//! Each method takes the time once, then reads, decides (through [`crate::rules`]) and writes
+//! inside store transactions. Slow or remote work (argon2, the OTP provider) happens between
+//! transactions, never while one is open; the transaction after it re-reads what it relies on.
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::credentials::{canonical_username, prepared_password, PasswordHasherId};
+use crate::error::{AuthError, GrantError, StoreError, TokenError};
+use crate::otp::OtpProvider;
+use crate::rng::TokenRng;
+use crate::rules::{self, RefreshDecision};
+use crate::store::{AccessRecord, Challenge, RefreshRecord, Session, Store, Tx};
+use crate::tokens::{digest, RefreshClaim, TokenKey, ACCESS_PREFIX, CHALLENGE_PREFIX, SESSION_PREFIX};
+use crate::Aal;
+use serde::Serialize;
+use std::sync::Arc;
+
+/// What a service is built from. The store outlives service instances: a restart or a deploy
+/// is a new `Service` over the same store.
+#[derive(Clone)]
+pub struct Deps {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub rng: Arc<TokenRng>,
+    pub otp: Arc<dyn OtpProvider>,
+}
+
+pub struct Service {
+    cfg: Config,
+    deps: Deps,
+    hasher: PasswordHasherId,
+    key: TokenKey,
+    /// Verified against when the username is unknown, so that answer takes as long as a real one.
+    dummy_hash: String,
+}
+
+/// The tokens of a session, as handed to the client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Tokens {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub session_id: String,
+    /// Generation of `refresh_token`.
+    pub generation: u64,
+    pub aal: Aal,
+    /// Seconds the access token lives.
+    pub expires_in: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginOutcome {
+    Issued(Tokens),
+    /// The password was right; a code was sent and must be verified with this challenge.
+    MfaRequired { challenge_id: String },
+}
+
+/// Who an access token speaks for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Principal {
+    pub username: String,
+    pub aal: Aal,
+    pub session_id: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogoutScope {
+    /// This session.
+    Local,
+    /// Every other session of the user.
+    Others,
+    /// Every session of the user.
+    Global,
+}
+
+const TOKEN_KEY_META: &str = "token_key";
+/// How often a read-verify-write sequence is retried when the password hash changed under it.
+const STALE_HASH_RETRIES: usize = 3;
+
+impl Service {
+    /// Builds a service over `deps.store`, creating the token key on first use.
+    pub fn new(cfg: Config, deps: Deps) -> Result<Self, StoreError> {
+        let key = {
+            let mut tx = deps.store.begin()?;
+            let key = match tx.meta(TOKEN_KEY_META)? {
+                Some(bytes) if bytes.len() == 32 => {
+                    let mut key = [0u8; 32];
+                    key.copy_from_slice(&bytes);
+                    key
+                }
+                Some(_) => return Err(StoreError("stored token key is not 32 bytes".into())),
+                None => {
+                    let mut key = [0u8; 32];
+                    deps.rng.fill(&mut key);
+                    tx.put_meta(TOKEN_KEY_META, &key)?;
+                    key
+                }
+            };
+            tx.commit()?;
+            TokenKey::from_bytes(key)
+        };
+        let hasher = PasswordHasherId::new(cfg.argon2);
+        let dummy_hash = hasher.hash("not a password anyone has", &deps.rng);
+        Ok(Service {
+            cfg,
+            deps,
+            hasher,
+            key,
+            dummy_hash,
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// `Register(user, password, mfa)`. Returns the canonical username.
+    pub async fn register(
+        &self,
+        username: &str,
+        password: &str,
+        mfa_destination: Option<&str>,
+    ) -> Result<String, AuthError> {
+        let name = canonical_username(username).ok_or(AuthError::InvalidUsername)?;
+        let prepared = prepared_password(password).ok_or(AuthError::WeakPassword)?;
+        let password_hash = self.hasher.hash(&prepared, &self.deps.rng);
+        let mut tx = self.deps.store.begin()?;
+        if tx.account(&name)?.is_some() {
+            return Err(AuthError::UsernameTaken);
+        }
+        tx.put_account(&crate::store::Account {
+            username: name.clone(),
+            password_hash,
+            mfa_destination: mfa_destination.map(str::to_owned),
+            disabled: false,
+            failed_logins: 0,
+            locked_until: None,
+        })?;
+        tx.commit()?;
+        tracing::info!(user = %name, mfa = mfa_destination.is_some(), "account registered");
+        Ok(name)
+    }
+
+    /// `Login(user, password, device)`. Check order (rule 9): unknown user → locked → wrong
+    /// password (counted) → disabled → MFA.
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        device: &str,
+    ) -> Result<LoginOutcome, AuthError> {
+        let now = self.deps.clock.now();
+        let Some(name) = canonical_username(username) else {
+            self.hasher.verify(password, &self.dummy_hash);
+            return Err(AuthError::InvalidCredentials);
+        };
+        for _ in 0..STALE_HASH_RETRIES {
+            let stored_hash = {
+                let mut tx = self.deps.store.begin()?;
+                let Some(account) = tx.account(&name)? else {
+                    drop(tx);
+                    self.hasher.verify(password, &self.dummy_hash);
+                    return Err(AuthError::InvalidCredentials);
+                };
+                if rules::is_locked(&account, now) {
+                    return Err(AuthError::Locked);
+                }
+                account.password_hash
+            };
+            let password_ok = self.hasher.verify(password, &stored_hash);
+
+            let mut tx = self.deps.store.begin()?;
+            let Some(mut account) = tx.account(&name)? else {
+                return Err(AuthError::InvalidCredentials);
+            };
+            if rules::is_locked(&account, now) {
+                return Err(AuthError::Locked);
+            }
+            if account.password_hash != stored_hash {
+                continue; // changed while we verified: verify against the new one
+            }
+            rules::clear_lapsed_lock(&mut account, now);
+            if !password_ok {
+                rules::count_wrong_password(&mut account, now, &self.cfg);
+                tx.put_account(&account)?;
+                tx.commit()?;
+                if rules::is_locked(&account, now) {
+                    tracing::warn!(user = %name, "account locked after repeated wrong passwords");
+                }
+                return Err(AuthError::InvalidCredentials);
+            }
+            account.failed_logins = 0;
+            account.locked_until = None;
+            tx.put_account(&account)?;
+            if account.disabled {
+                tx.commit()?;
+                return Err(AuthError::Disabled);
+            }
+            let Some(destination) = account.mfa_destination.clone() else {
+                let tokens = self.create_session(&mut *tx, &name, device, Aal::Aal1, now)?;
+                tx.commit()?;
+                tracing::info!(user = %name, session = %tokens.session_id, "login");
+                return Ok(LoginOutcome::Issued(tokens));
+            };
+            tx.commit()?;
+            return self.start_challenge(&name, &destination, now).await;
+        }
+        Err(AuthError::InvalidCredentials)
+    }
+
+    /// `VerifyMfa(challenge, code)`.
+    pub async fn verify_mfa(&self, challenge_id: &str, code: &str) -> Result<Tokens, AuthError> {
+        let now = self.deps.clock.now();
+        let key = digest(challenge_id);
+        let upstream_ref = {
+            let mut tx = self.deps.store.begin()?;
+            match tx.challenge(&key)? {
+                Some(c) if rules::challenge_open(&c, now, &self.cfg) => c.upstream_ref,
+                _ => return Err(AuthError::ChallengeExpired),
+            }
+        };
+        let approved = self
+            .deps
+            .otp
+            .check(&upstream_ref, code)
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e, "OTP provider failed at check");
+                AuthError::UpstreamUnavailable
+            })?;
+
+        let mut tx = self.deps.store.begin()?;
+        let Some(mut challenge) = tx.challenge(&key)? else {
+            return Err(AuthError::ChallengeExpired);
+        };
+        // Another request may have used or killed it while the provider was asked.
+        if !rules::challenge_open(&challenge, now, &self.cfg) {
+            return Err(AuthError::ChallengeExpired);
+        }
+        if !approved {
+            challenge.attempts += 1;
+            if challenge.attempts >= self.cfg.mfa_max_attempts {
+                challenge.dead = true;
+            }
+            tx.put_challenge(&key, &challenge)?;
+            tx.commit()?;
+            return Err(AuthError::InvalidCode);
+        }
+        challenge.dead = true;
+        tx.put_challenge(&key, &challenge)?;
+        let account = tx.account(&challenge.username)?;
+        let result = match account {
+            Some(account) if !account.disabled => {
+                self.create_session(&mut *tx, &account.username, "mfa", Aal::Aal2, now)
+            }
+            // Disabled after the password step: the login in progress dies with the account.
+            _ => Err(AuthError::ChallengeExpired),
+        };
+        tx.commit()?;
+        if let Ok(tokens) = &result {
+            tracing::info!(user = %challenge.username, session = %tokens.session_id, "login with MFA");
+        }
+        result
+    }
+
+    /// `Refresh(refresh_token)`: rotation, grace retry or reuse detection (rule 3).
+    pub async fn refresh(&self, refresh_token: &str) -> Result<Tokens, AuthError> {
+        let now = self.deps.clock.now();
+        let unknown = AuthError::InvalidGrant(GrantError::Unknown);
+        let claim = self.key.classify_refresh(refresh_token).ok_or(unknown.clone())?;
+        let mut tx = self.deps.store.begin()?;
+        let record = tx
+            .refresh_token(&digest(refresh_token))?
+            .ok_or(unknown.clone())?;
+        if !claim_matches(&claim, &record) {
+            return Err(unknown);
+        }
+        let mut session = tx.session(&record.session_id)?.ok_or(unknown)?;
+        let decision = rules::refresh_decision(&session, record.generation, now, &self.cfg)
+            .map_err(AuthError::InvalidGrant)?;
+        match decision {
+            RefreshDecision::Rotate => {
+                session.generation += 1;
+                session.rotated_at = Some(now);
+                session.token_format = self.cfg.protocol;
+                session.last_active = now;
+            }
+            RefreshDecision::GraceRetry => session.last_active = now,
+            RefreshDecision::Reuse => {
+                session.revoked = true;
+                tx.put_session(&session)?;
+                tx.commit()?;
+                tracing::warn!(session = %session.id, user = %session.username,
+                    "refresh token reuse detected: session revoked");
+                return Err(AuthError::InvalidGrant(GrantError::Reuse));
+            }
+        }
+        tx.put_session(&session)?;
+        let tokens = self.issue(&mut *tx, &session, now)?;
+        tx.commit()?;
+        Ok(tokens)
+    }
+
+    /// `Access(access_token)`.
+    pub async fn access(&self, access_token: &str) -> Result<Principal, AuthError> {
+        self.authorized_call(access_token, false).await
+    }
+
+    /// `Sensitive(access_token)`: as `access`, and the last proof of a factor must be recent.
+    pub async fn sensitive(&self, access_token: &str) -> Result<Principal, AuthError> {
+        self.authorized_call(access_token, true).await
+    }
+
+    /// `Reauthenticate(access_token, password)`: proves the password again (sets `auth_time`),
+    /// rotates nothing, and counts no failure (rule 6).
+    pub async fn reauthenticate(&self, access_token: &str, password: &str) -> Result<(), AuthError> {
+        let now = self.deps.clock.now();
+        let stored_hash = {
+            let mut tx = self.deps.store.begin()?;
+            let session = self.authorize(&mut *tx, access_token, now)?;
+            self.password_hash_of(&mut *tx, &session.username)?
+        };
+        let password_ok = self.hasher.verify(password, &stored_hash);
+        let mut tx = self.deps.store.begin()?;
+        let mut session = self.authorize(&mut *tx, access_token, now)?;
+        if !password_ok || self.password_hash_of(&mut *tx, &session.username)? != stored_hash {
+            return Err(AuthError::InvalidCredentials);
+        }
+        session.auth_time = now;
+        session.last_active = now;
+        tx.put_session(&session)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// `Logout(access_token, scope)` (rule 5).
+    pub async fn logout(&self, access_token: &str, scope: LogoutScope) -> Result<(), AuthError> {
+        let now = self.deps.clock.now();
+        let mut tx = self.deps.store.begin()?;
+        let session = self.authorize(&mut *tx, access_token, now)?;
+        for mut other in tx.sessions_of(&session.username)? {
+            let hit = match scope {
+                LogoutScope::Local => other.id == session.id,
+                LogoutScope::Others => other.id != session.id,
+                LogoutScope::Global => true,
+            };
+            if hit && !other.revoked {
+                other.revoked = true;
+                tx.put_session(&other)?;
+            }
+        }
+        tx.commit()?;
+        tracing::info!(user = %session.username, ?scope, "logout");
+        Ok(())
+    }
+
+    /// `Revoke(token)` (RFC 7009, rule 10): any token of a session revokes that session;
+    /// anything else is ignored. Only a store failure is an error.
+    pub async fn revoke(&self, token: &str) -> Result<(), AuthError> {
+        let key = digest(token);
+        let mut tx = self.deps.store.begin()?;
+        let session_id = match tx.access_token(&key)? {
+            Some(access) => Some(access.session_id),
+            None => match self.key.classify_refresh(token) {
+                Some(claim) => tx
+                    .refresh_token(&key)?
+                    .filter(|record| claim_matches(&claim, record))
+                    .map(|record| record.session_id),
+                None => None,
+            },
+        };
+        if let Some(mut session) = session_id.map(|id| tx.session(&id)).transpose()?.flatten() {
+            if !session.revoked {
+                session.revoked = true;
+                tx.put_session(&session)?;
+                tracing::info!(session = %session.id, "session revoked (RFC 7009)");
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// `ChangePassword(access_token, old, new)`: the current session moves to a new generation
+    /// without grace, its earlier access tokens are revoked, every other session is revoked.
+    pub async fn change_password(
+        &self,
+        access_token: &str,
+        old_password: &str,
+        new_password: &str,
+    ) -> Result<Tokens, AuthError> {
+        let now = self.deps.clock.now();
+        for _ in 0..STALE_HASH_RETRIES {
+            let stored_hash = {
+                let mut tx = self.deps.store.begin()?;
+                let session = self.authorize(&mut *tx, access_token, now)?;
+                self.password_hash_of(&mut *tx, &session.username)?
+            };
+            if !self.hasher.verify(old_password, &stored_hash) {
+                return Err(AuthError::InvalidCredentials);
+            }
+            let prepared = prepared_password(new_password).ok_or(AuthError::WeakPassword)?;
+            let new_hash = self.hasher.hash(&prepared, &self.deps.rng);
+
+            let mut tx = self.deps.store.begin()?;
+            let mut session = self.authorize(&mut *tx, access_token, now)?;
+            let Some(mut account) = tx.account(&session.username)? else {
+                return Err(AuthError::Unauthorized(TokenError::Revoked));
+            };
+            if account.password_hash != stored_hash {
+                continue;
+            }
+            account.password_hash = new_hash;
+            tx.put_account(&account)?;
+            for mut other in tx.sessions_of(&session.username)? {
+                if other.id != session.id && !other.revoked {
+                    other.revoked = true;
+                    tx.put_session(&other)?;
+                }
+            }
+            session.generation += 1;
+            session.rotated_at = None;
+            session.access_epoch += 1;
+            session.token_format = self.cfg.protocol;
+            tx.put_session(&session)?;
+            let tokens = self.issue(&mut *tx, &session, now)?;
+            tx.commit()?;
+            tracing::info!(user = %session.username, "password changed; other sessions revoked");
+            return Ok(tokens);
+        }
+        Err(AuthError::InvalidCredentials)
+    }
+
+    /// `AdminDisable(user)`: revokes every session and pending MFA challenge, refuses login.
+    pub async fn admin_disable(&self, username: &str) -> Result<(), AuthError> {
+        self.admin(username, |tx, account| {
+            account.disabled = true;
+            for mut session in tx.sessions_of(&account.username)? {
+                if !session.revoked {
+                    session.revoked = true;
+                    tx.put_session(&session)?;
+                }
+            }
+            for (key, mut challenge) in tx.challenges_of(&account.username)? {
+                if !challenge.dead {
+                    challenge.dead = true;
+                    tx.put_challenge(&key, &challenge)?;
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// `AdminEnable(user)`: logins work again; revoked sessions stay revoked.
+    pub async fn admin_enable(&self, username: &str) -> Result<(), AuthError> {
+        self.admin(username, |_, account| {
+            account.disabled = false;
+            Ok(())
+        })
+        .await
+    }
+
+    /// `AdminUnlock(user)`: lifts a lock and clears the failure count.
+    pub async fn admin_unlock(&self, username: &str) -> Result<(), AuthError> {
+        self.admin(username, |_, account| {
+            account.failed_logins = 0;
+            account.locked_until = None;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn admin(
+        &self,
+        username: &str,
+        change: impl FnOnce(&mut dyn Tx, &mut crate::store::Account) -> Result<(), StoreError>,
+    ) -> Result<(), AuthError> {
+        let name = canonical_username(username).ok_or(AuthError::UnknownUser)?;
+        let mut tx = self.deps.store.begin()?;
+        let mut account = tx.account(&name)?.ok_or(AuthError::UnknownUser)?;
+        change(&mut *tx, &mut account)?;
+        tx.put_account(&account)?;
+        tx.commit()?;
+        tracing::info!(user = %name, "admin change");
+        Ok(())
+    }
+
+    async fn authorized_call(&self, access_token: &str, sensitive: bool) -> Result<Principal, AuthError> {
+        let now = self.deps.clock.now();
+        let mut tx = self.deps.store.begin()?;
+        let mut session = self.authorize(&mut *tx, access_token, now)?;
+        if sensitive && !rules::step_up_satisfied(&session, now, &self.cfg) {
+            return Err(AuthError::StepUpRequired);
+        }
+        session.last_active = now;
+        tx.put_session(&session)?;
+        tx.commit()?;
+        Ok(Principal {
+            username: session.username,
+            aal: session.aal,
+            session_id: session.id,
+        })
+    }
+
+    async fn start_challenge(
+        &self,
+        username: &str,
+        destination: &str,
+        now: u64,
+    ) -> Result<LoginOutcome, AuthError> {
+        let upstream_ref = self.deps.otp.send(destination).await.map_err(|e| {
+            tracing::warn!(error = %e, "OTP provider failed at send");
+            AuthError::UpstreamUnavailable
+        })?;
+        let challenge_id = self.deps.rng.token(CHALLENGE_PREFIX, 32);
+        let mut tx = self.deps.store.begin()?;
+        tx.put_challenge(
+            &digest(&challenge_id),
+            &Challenge {
+                username: username.to_owned(),
+                upstream_ref,
+                created_at: now,
+                attempts: 0,
+                dead: false,
+            },
+        )?;
+        tx.commit()?;
+        Ok(LoginOutcome::MfaRequired { challenge_id })
+    }
+
+    /// The session an access token belongs to, if the token is valid now (rule 4, order rule 9).
+    fn authorize(&self, tx: &mut dyn Tx, access_token: &str, now: u64) -> Result<Session, AuthError> {
+        let unknown = AuthError::Unauthorized(TokenError::Unknown);
+        let record = tx.access_token(&digest(access_token))?.ok_or(unknown.clone())?;
+        let session = tx.session(&record.session_id)?.ok_or(unknown)?;
+        rules::access_validity(&session, &record, now, &self.cfg).map_err(AuthError::Unauthorized)?;
+        Ok(session)
+    }
+
+    fn password_hash_of(&self, tx: &mut dyn Tx, username: &str) -> Result<String, AuthError> {
+        tx.account(username)?
+            .map(|a| a.password_hash)
+            // Accounts are never deleted; a session without one cannot authorise anything.
+            .ok_or(AuthError::Unauthorized(TokenError::Revoked))
+    }
+
+    fn create_session(
+        &self,
+        tx: &mut dyn Tx,
+        username: &str,
+        device: &str,
+        aal: Aal,
+        now: u64,
+    ) -> Result<Tokens, AuthError> {
+        let session = Session {
+            id: self.deps.rng.token(SESSION_PREFIX, 16),
+            username: username.to_owned(),
+            device: device.to_owned(),
+            aal,
+            created_at: now,
+            auth_time: now,
+            last_active: now,
+            generation: 0,
+            rotated_at: None,
+            token_format: self.cfg.protocol,
+            access_epoch: 0,
+            revoked: false,
+        };
+        tx.put_session(&session)?;
+        self.issue(tx, &session, now)
+    }
+
+    /// A new access token, and the refresh token of the session's current generation.
+    fn issue(&self, tx: &mut dyn Tx, session: &Session, now: u64) -> Result<Tokens, AuthError> {
+        let access_token = self.deps.rng.token(ACCESS_PREFIX, 32);
+        tx.put_access_token(
+            &digest(&access_token),
+            &AccessRecord {
+                session_id: session.id.clone(),
+                issued_at: now,
+                epoch: session.access_epoch,
+            },
+        )?;
+        let refresh_token =
+            self.key
+                .refresh_token(&session.id, session.generation, session.token_format);
+        tx.put_refresh_token(
+            &digest(&refresh_token),
+            &RefreshRecord {
+                session_id: session.id.clone(),
+                generation: session.generation,
+            },
+        )?;
+        Ok(Tokens {
+            access_token,
+            refresh_token,
+            session_id: session.id.clone(),
+            generation: session.generation,
+            aal: session.aal,
+            expires_in: self.cfg.access_ttl,
+        })
+    }
+}
+
+/// A V2 token must name the session and generation it is stored under.
+fn claim_matches(claim: &RefreshClaim, record: &RefreshRecord) -> bool {
+    match claim {
+        RefreshClaim::Opaque => true,
+        RefreshClaim::Structured {
+            session_id,
+            generation,
+        } => *session_id == record.session_id && *generation == record.generation,
+    }
+}
