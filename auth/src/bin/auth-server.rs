@@ -1,1 +1,184 @@
-fn main(){}
+//! `auth-server`: the session-login service over HTTP.
+//!
+//! Prints the bound address as the first line on stdout (so `--listen 127.0.0.1:0` is usable by
+//! scripts), then `test-hooks ADDR` when the test hooks are on. Logs go to stderr (`RUST_LOG`).
+
+use auth::{
+    Argon2Cost, Clock, Config, Deps, HttpOtpProvider, ManualClock, MemoryStore, NoOtpProvider,
+    OtpProvider, Protocol, Service, SqliteStore, Store, SystemClock, TokenRng,
+};
+use clap::Parser;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Parser, Debug)]
+#[command(version, about = "Session-login service (argon2id, PRECIS, refresh rotation, MFA)")]
+struct Args {
+    /// Address to serve the API on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// SQLite database file, or `:memory:` for a store that lives as long as the process.
+    #[arg(long, default_value = ":memory:")]
+    db: String,
+    /// Refresh-token format to issue (both are always accepted).
+    #[arg(long, default_value = "v1")]
+    protocol: Protocol,
+    /// Base URL of the OTP provider (`POST {url}/send`, `POST {url}/check`). Without it, logins
+    /// of MFA accounts fail closed with 503.
+    #[arg(long)]
+    otp_url: Option<String>,
+    /// Timeout of each OTP provider call, in milliseconds.
+    #[arg(long, default_value_t = 3000)]
+    otp_timeout_ms: u64,
+    /// Bearer token for the admin endpoints (or env AUTH_ADMIN_TOKEN). Without it they answer 401.
+    #[arg(long, env = "AUTH_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+    /// Serve the test hooks (manual clock) on this loopback address. Off unless given.
+    #[arg(long)]
+    test_hooks: Option<SocketAddr>,
+    /// With --test-hooks: the manual clock's start time in seconds (default: now).
+    #[arg(long, requires = "test_hooks")]
+    clock_start: Option<u64>,
+    /// With --test-hooks: draw tokens from a seeded generator instead of the OS (never in
+    /// production: tokens become predictable).
+    #[arg(long, requires = "test_hooks")]
+    seed: Option<u64>,
+    /// argon2id memory cost in KiB.
+    #[arg(long, default_value_t = Argon2Cost::PRODUCTION.memory_kib)]
+    argon2_memory_kib: u32,
+    /// argon2id passes.
+    #[arg(long, default_value_t = Argon2Cost::PRODUCTION.iterations)]
+    argon2_iterations: u32,
+    /// argon2id lanes.
+    #[arg(long, default_value_t = Argon2Cost::PRODUCTION.parallelism)]
+    argon2_parallelism: u32,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    match run(Args::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("auth-server: {message}");
+            std::process::ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), String> {
+    let store: Arc<dyn Store> = if args.db == ":memory:" {
+        Arc::new(MemoryStore::new())
+    } else {
+        Arc::new(SqliteStore::open(&args.db).map_err(|e| format!("cannot open {}: {e}", args.db))?)
+    };
+    let manual_clock = args
+        .test_hooks
+        .map(|_| ManualClock::new(args.clock_start.unwrap_or_else(|| SystemClock.now())));
+    let clock: Arc<dyn Clock> = match &manual_clock {
+        Some(clock) => Arc::new(clock.clone()),
+        None => Arc::new(SystemClock),
+    };
+    let otp: Arc<dyn OtpProvider> = match &args.otp_url {
+        Some(url) => Arc::new(HttpOtpProvider::new(
+            url,
+            Duration::from_millis(args.otp_timeout_ms),
+        )?),
+        None => Arc::new(NoOtpProvider),
+    };
+    let rng = Arc::new(args.seed.map_or_else(TokenRng::os, TokenRng::seeded));
+    let config = Config {
+        protocol: args.protocol,
+        argon2: Argon2Cost {
+            memory_kib: args.argon2_memory_kib,
+            iterations: args.argon2_iterations,
+            parallelism: args.argon2_parallelism,
+        },
+        ..Config::default()
+    };
+    let service = Service::new(config, Deps { store, clock, rng, otp })
+        .map_err(|e| format!("cannot start the service: {e}"))?;
+    if args.admin_token.is_none() {
+        tracing::warn!("no --admin-token: admin endpoints will answer 401");
+    }
+
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let api_addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let hooks = match (args.test_hooks, manual_clock) {
+        (Some(addr), Some(clock)) => {
+            if !addr.ip().is_loopback() {
+                return Err(format!("--test-hooks must be a loopback address, not {addr}"));
+            }
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+            Some((listener, clock))
+        }
+        _ => None,
+    };
+
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{api_addr}");
+    if let Some((listener, _)) = &hooks {
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let _ = writeln!(stdout, "test-hooks {addr}");
+    }
+    let _ = stdout.flush();
+    drop(stdout);
+    tracing::info!(addr = %api_addr, protocol = %args.protocol, db = %args.db, "serving");
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        let _ = stop_tx.send(true);
+    });
+
+    let app = auth::http::router(Arc::new(service), args.admin_token.as_deref());
+    let api = axum::serve(listener, app).with_graceful_shutdown(stopped(stop_rx.clone()));
+    match hooks {
+        Some((listener, clock)) => {
+            let hooks = axum::serve(listener, auth::http::test_hooks_router(clock))
+                .with_graceful_shutdown(stopped(stop_rx));
+            let (a, b) = tokio::join!(api, hooks);
+            a.and(b).map_err(|e| e.to_string())
+        }
+        None => api.await.map_err(|e| e.to_string()),
+    }
+}
+
+async fn stopped(mut rx: tokio::sync::watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}
