@@ -19,7 +19,9 @@ impl std::str::FromStr for Protocol {
         match s {
             "v1" | "V1" => Ok(Protocol::V1),
             "v2" | "V2" => Ok(Protocol::V2),
-            other => Err(format!("unknown protocol version {other:?} (expected v1 or v2)")),
+            other => Err(format!(
+                "unknown protocol version {other:?} (expected v1 or v2)"
+            )),
         }
     }
 }

@@ -95,7 +95,9 @@ impl PasswordHasherId {
 
     fn burn(&self, stored: &str) {
         if let Ok(parsed) = PasswordHash::new(stored) {
-            let _ = self.argon2.verify_password(b"\0never-a-password\0", &parsed);
+            let _ = self
+                .argon2
+                .verify_password(b"\0never-a-password\0", &parsed);
         }
     }
 }
@@ -116,17 +118,31 @@ mod tests {
         );
         // Full-width forms map to their half-width equivalents.
         assert_eq!(canonical_username("ａｌｉｃｅ").unwrap(), "alice");
-        for name in ["straße", "Öztürk", "محمد", "देवनागरी", "Ελένη", "李雷"] {
-            assert!(canonical_username(name).is_some(), "{name} must be accepted");
+        for name in ["straße", "Öztürk", "محمد", "देवनागरी", "Ελένη", "李雷"]
+        {
+            assert!(
+                canonical_username(name).is_some(),
+                "{name} must be accepted"
+            );
         }
     }
 
     #[test]
     fn empty_and_disallowed_usernames_are_refused() {
-        for bad in ["", "with space", "tab\there", "ctl\u{0007}", "\u{200B}", "a\u{FFFF}"] {
+        for bad in [
+            "",
+            "with space",
+            "tab\there",
+            "ctl\u{0007}",
+            "\u{200B}",
+            "a\u{FFFF}",
+        ] {
             assert_eq!(canonical_username(bad), None, "{bad:?} must be refused");
         }
-        assert_eq!(canonical_username(&"a".repeat(MAX_USERNAME_BYTES + 1)), None);
+        assert_eq!(
+            canonical_username(&"a".repeat(MAX_USERNAME_BYTES + 1)),
+            None
+        );
         assert!(canonical_username(&"a".repeat(MAX_USERNAME_BYTES)).is_some());
     }
 

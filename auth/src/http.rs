@@ -208,7 +208,10 @@ async fn refresh(
     Ok(Json(app.service.refresh(&req.refresh_token).await?.into()))
 }
 
-async fn access(State(app): State<AppState>, Bearer(token): Bearer) -> Result<Json<Principal>, ApiError> {
+async fn access(
+    State(app): State<AppState>,
+    Bearer(token): Bearer,
+) -> Result<Json<Principal>, ApiError> {
     Ok(Json(app.service.access(&token).await?))
 }
 
@@ -315,7 +318,9 @@ async fn no_store(mut response: Response) -> Response {
 fn check_label(value: &str, field: &'static str) -> Result<(), ApiError> {
     let chars = value.chars().count();
     if chars == 0 || chars > MAX_LABEL_CHARS || value.chars().any(char::is_control) {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request").detail(field));
+        return Err(
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request").detail(field),
+        );
     }
     Ok(())
 }
@@ -354,7 +359,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
         serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| {
             use serde_json::error::Category;
             match e.classify() {
-                Category::Data => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
+                Category::Data => {
+                    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request")
+                }
                 Category::Syntax | Category::Eof | Category::Io => {
                     ApiError::new(StatusCode::BAD_REQUEST, "invalid_json")
                 }
@@ -370,9 +377,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Bearer {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        bearer_token(parts).map(Bearer).ok_or_else(|| {
-            ApiError::from(AuthError::Unauthorized(TokenError::Unknown))
-        })
+        bearer_token(parts)
+            .map(Bearer)
+            .ok_or_else(|| ApiError::from(AuthError::Unauthorized(TokenError::Unknown)))
     }
 }
 

@@ -113,7 +113,11 @@ pub fn count_wrong_password(account: &mut Account, now: u64, cfg: &Config) {
 
 /// Rule 7: a challenge answers only while it is neither used/killed nor past its TTL.
 pub fn challenge_open(challenge: &Challenge, now: u64, cfg: &Config) -> bool {
-    !challenge.dead && before(now, challenge.created_at.saturating_add(cfg.mfa_challenge_ttl))
+    !challenge.dead
+        && before(
+            now,
+            challenge.created_at.saturating_add(cfg.mfa_challenge_ttl),
+        )
 }
 
 #[cfg(test)]
@@ -165,7 +169,10 @@ mod tests {
             issued_at: 100,
             epoch: 0,
         };
-        assert_eq!(access_validity(&s, &t, 100 + cfg.access_ttl - 1, &cfg), Ok(()));
+        assert_eq!(
+            access_validity(&s, &t, 100 + cfg.access_ttl - 1, &cfg),
+            Ok(())
+        );
         assert_eq!(
             access_validity(&s, &t, 100 + cfg.access_ttl, &cfg),
             Err(TokenError::Expired)
@@ -182,7 +189,10 @@ mod tests {
             issued_at: 0,
             epoch: 0,
         };
-        assert_eq!(access_validity(&s, &t, 10_000, &cfg), Err(TokenError::Revoked));
+        assert_eq!(
+            access_validity(&s, &t, 10_000, &cfg),
+            Err(TokenError::Revoked)
+        );
         s.revoked = false;
         s.access_epoch = 1;
         assert_eq!(access_validity(&s, &t, 1, &cfg), Err(TokenError::Revoked));
@@ -212,7 +222,10 @@ mod tests {
         let mut s = session(0);
         s.generation = 2;
         s.rotated_at = Some(50);
-        assert_eq!(refresh_decision(&s, 2, 50, &cfg), Ok(RefreshDecision::Rotate));
+        assert_eq!(
+            refresh_decision(&s, 2, 50, &cfg),
+            Ok(RefreshDecision::Rotate)
+        );
         assert_eq!(
             refresh_decision(&s, 1, 50 + cfg.refresh_grace - 1, &cfg),
             Ok(RefreshDecision::GraceRetry)
@@ -221,9 +234,15 @@ mod tests {
             refresh_decision(&s, 1, 50 + cfg.refresh_grace, &cfg),
             Ok(RefreshDecision::Reuse)
         );
-        assert_eq!(refresh_decision(&s, 0, 51, &cfg), Ok(RefreshDecision::Reuse));
+        assert_eq!(
+            refresh_decision(&s, 0, 51, &cfg),
+            Ok(RefreshDecision::Reuse)
+        );
         s.rotated_at = None;
-        assert_eq!(refresh_decision(&s, 1, 51, &cfg), Ok(RefreshDecision::Reuse));
+        assert_eq!(
+            refresh_decision(&s, 1, 51, &cfg),
+            Ok(RefreshDecision::Reuse)
+        );
         s.revoked = true;
         assert_eq!(refresh_decision(&s, 2, 51, &cfg), Err(GrantError::Revoked));
     }

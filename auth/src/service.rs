@@ -12,7 +12,9 @@ use crate::otp::OtpProvider;
 use crate::rng::TokenRng;
 use crate::rules::{self, RefreshDecision};
 use crate::store::{AccessRecord, Challenge, RefreshRecord, Session, Store, Tx};
-use crate::tokens::{digest, RefreshClaim, TokenKey, ACCESS_PREFIX, CHALLENGE_PREFIX, SESSION_PREFIX};
+use crate::tokens::{
+    digest, RefreshClaim, TokenKey, ACCESS_PREFIX, CHALLENGE_PREFIX, SESSION_PREFIX,
+};
 use crate::Aal;
 use serde::Serialize;
 use std::sync::Arc;
@@ -53,7 +55,9 @@ pub struct Tokens {
 pub enum LoginOutcome {
     Issued(Tokens),
     /// The password was right; a code was sent and must be verified with this challenge.
-    MfaRequired { challenge_id: String },
+    MfaRequired {
+        challenge_id: String,
+    },
 }
 
 /// Who an access token speaks for.
@@ -269,7 +273,10 @@ impl Service {
     pub async fn refresh(&self, refresh_token: &str) -> Result<Tokens, AuthError> {
         let now = self.deps.clock.now();
         let unknown = AuthError::InvalidGrant(GrantError::Unknown);
-        let claim = self.key.classify_refresh(refresh_token).ok_or(unknown.clone())?;
+        let claim = self
+            .key
+            .classify_refresh(refresh_token)
+            .ok_or(unknown.clone())?;
         let mut tx = self.deps.store.begin()?;
         let record = tx
             .refresh_token(&digest(refresh_token))?
@@ -315,7 +322,11 @@ impl Service {
 
     /// `Reauthenticate(access_token, password)`: proves the password again (sets `auth_time`),
     /// rotates nothing, and counts no failure (rule 6).
-    pub async fn reauthenticate(&self, access_token: &str, password: &str) -> Result<(), AuthError> {
+    pub async fn reauthenticate(
+        &self,
+        access_token: &str,
+        password: &str,
+    ) -> Result<(), AuthError> {
         let now = self.deps.clock.now();
         let stored_hash = {
             let mut tx = self.deps.store.begin()?;
@@ -487,7 +498,11 @@ impl Service {
         Ok(())
     }
 
-    async fn authorized_call(&self, access_token: &str, sensitive: bool) -> Result<Principal, AuthError> {
+    async fn authorized_call(
+        &self,
+        access_token: &str,
+        sensitive: bool,
+    ) -> Result<Principal, AuthError> {
         let now = self.deps.clock.now();
         let mut tx = self.deps.store.begin()?;
         let mut session = self.authorize(&mut *tx, access_token, now)?;
@@ -531,11 +546,19 @@ impl Service {
     }
 
     /// The session an access token belongs to, if the token is valid now (rule 4, order rule 9).
-    fn authorize(&self, tx: &mut dyn Tx, access_token: &str, now: u64) -> Result<Session, AuthError> {
+    fn authorize(
+        &self,
+        tx: &mut dyn Tx,
+        access_token: &str,
+        now: u64,
+    ) -> Result<Session, AuthError> {
         let unknown = AuthError::Unauthorized(TokenError::Unknown);
-        let record = tx.access_token(&digest(access_token))?.ok_or(unknown.clone())?;
+        let record = tx
+            .access_token(&digest(access_token))?
+            .ok_or(unknown.clone())?;
         let session = tx.session(&record.session_id)?.ok_or(unknown)?;
-        rules::access_validity(&session, &record, now, &self.cfg).map_err(AuthError::Unauthorized)?;
+        rules::access_validity(&session, &record, now, &self.cfg)
+            .map_err(AuthError::Unauthorized)?;
         Ok(session)
     }
 

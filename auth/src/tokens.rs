@@ -162,7 +162,13 @@ mod tests {
         assert_eq!(key(1).classify_refresh(&padded), None);
         let other_session = token.replacen("s_abc", "s_abd", 1);
         assert_eq!(key(1).classify_refresh(&other_session), None);
-        for junk in ["v2.", "v2....", "v2.s_a.1", "v2.s_a.1.x.y", "v2.s_a.-1.AAAA"] {
+        for junk in [
+            "v2.",
+            "v2....",
+            "v2.s_a.1",
+            "v2.s_a.1.x.y",
+            "v2.s_a.-1.AAAA",
+        ] {
             assert_eq!(key(1).classify_refresh(junk), None, "{junk}");
         }
     }

@@ -14,7 +14,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Parser, Debug)]
-#[command(version, about = "Session-login service (argon2id, PRECIS, refresh rotation, MFA)")]
+#[command(
+    version,
+    about = "Session-login service (argon2id, PRECIS, refresh rotation, MFA)"
+)]
 struct Args {
     /// Address to serve the API on; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:8080")]
@@ -105,8 +108,16 @@ async fn run(args: Args) -> Result<(), String> {
         },
         ..Config::default()
     };
-    let service = Service::new(config, Deps { store, clock, rng, otp })
-        .map_err(|e| format!("cannot start the service: {e}"))?;
+    let service = Service::new(
+        config,
+        Deps {
+            store,
+            clock,
+            rng,
+            otp,
+        },
+    )
+    .map_err(|e| format!("cannot start the service: {e}"))?;
     if args.admin_token.is_none() {
         tracing::warn!("no --admin-token: admin endpoints will answer 401");
     }
@@ -118,7 +129,9 @@ async fn run(args: Args) -> Result<(), String> {
     let hooks = match (args.test_hooks, manual_clock) {
         (Some(addr), Some(clock)) => {
             if !addr.ip().is_loopback() {
-                return Err(format!("--test-hooks must be a loopback address, not {addr}"));
+                return Err(format!(
+                    "--test-hooks must be a loopback address, not {addr}"
+                ));
             }
             let listener = tokio::net::TcpListener::bind(addr)
                 .await

@@ -86,9 +86,11 @@ impl SqliteStore {
     /// The schema version of the open database.
     pub fn schema_version(&self) -> StoreResult<usize> {
         let conn = self.lock();
-        Ok(conn.query_row("SELECT version FROM schema_version", [], |r| {
-            r.get::<_, i64>(0)
-        })? as usize)
+        Ok(
+            conn.query_row("SELECT version FROM schema_version", [], |r| {
+                r.get::<_, i64>(0)
+            })? as usize,
+        )
     }
 
     fn from_connection(mut conn: Connection) -> StoreResult<Self> {
