@@ -11,7 +11,7 @@ pub struct TokenRng(Source);
 
 enum Source {
     Os,
-    Seeded(Mutex<ChaCha20Rng>),
+    Seeded(Box<Mutex<ChaCha20Rng>>),
 }
 
 impl TokenRng {
@@ -22,7 +22,9 @@ impl TokenRng {
 
     /// A deterministic ChaCha20 stream: for tests, the harness and replays only.
     pub fn seeded(seed: u64) -> Self {
-        TokenRng(Source::Seeded(Mutex::new(ChaCha20Rng::seed_from_u64(seed))))
+        TokenRng(Source::Seeded(Box::new(Mutex::new(
+            ChaCha20Rng::seed_from_u64(seed),
+        ))))
     }
 
     pub fn fill(&self, buf: &mut [u8]) {

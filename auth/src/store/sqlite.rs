@@ -112,7 +112,7 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
     let current: Option<i64> = tx
         .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
         .optional()?;
-    let current = current.unwrap_or_else(|| 0);
+    let current = current.unwrap_or(0);
     if current as usize > MIGRATIONS.len() {
         return Err(StoreError(format!(
             "database schema version {current} is newer than this build knows ({})",

@@ -2,6 +2,8 @@
 //! seeded RNG and the in-process OTP provider; "deploys" rebuild it over the same store.
 #![allow(dead_code)] // each test binary uses a different part of this
 
+pub mod http;
+
 use auth::{
     AuthError, Config, Deps, LoginOutcome, ManualClock, MemoryOtpProvider, MemoryStore, Protocol,
     Service, SqliteStore, Store, TokenRng, Tokens,
