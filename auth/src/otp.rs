@@ -158,6 +158,7 @@ struct MemoryOtpState {
     next: u64,
     codes: HashMap<String, String>,
     last_code: HashMap<String, String>,
+    last_sent: Option<(String, String)>,
 }
 
 impl Default for MemoryOtpProvider {
@@ -168,6 +169,7 @@ impl Default for MemoryOtpProvider {
                 next: 0,
                 codes: HashMap::new(),
                 last_code: HashMap::new(),
+                last_sent: None,
             }),
         }
     }
@@ -191,6 +193,11 @@ impl MemoryOtpProvider {
         self.lock().last_code.get(destination).cloned()
     }
 
+    /// The destination and code of the last code sent, to anyone.
+    pub fn last_sent(&self) -> Option<(String, String)> {
+        self.lock().last_sent.clone()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, MemoryOtpState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -210,7 +217,8 @@ impl OtpProvider for MemoryOtpProvider {
         // Six digits that differ from one challenge to the next.
         let code = format!("{:06}", (state.next * 7_919 + 104_729) % 1_000_000);
         state.codes.insert(challenge_ref.clone(), code.clone());
-        state.last_code.insert(destination.to_owned(), code);
+        state.last_code.insert(destination.to_owned(), code.clone());
+        state.last_sent = Some((destination.to_owned(), code));
         Ok(challenge_ref)
     }
 

@@ -1,0 +1,154 @@
+//! The driver's side of the symbolic handles: concrete tokens by handle, and handles derived from
+//! what the service answers.
+
+use crate::model::Token;
+use std::collections::{HashMap, HashSet};
+
+use super::DriverError;
+
+/// What a service handed out, numbered in the order it was first seen.
+#[derive(Debug, Default)]
+pub struct Handles {
+    session_ids: Vec<String>,
+    session_index: HashMap<String, usize>,
+    refresh: HashMap<(usize, u64), String>,
+    refresh_index: HashMap<String, (usize, u64)>,
+    latest_generation: Vec<u64>,
+    access: Vec<String>,
+    challenges: Vec<String>,
+    codes: Vec<Option<String>>,
+    seen: HashSet<String>,
+}
+
+/// Tokens of a successful login, refresh or password change, as the service returned them.
+pub struct Issued<'a> {
+    pub session_id: &'a str,
+    pub access_token: &'a str,
+    pub refresh_token: &'a str,
+}
+
+impl Handles {
+    /// A brand-new session: its id and both tokens must never have been seen.
+    pub fn new_session(&mut self, t: Issued<'_>) -> Result<usize, DriverError> {
+        if self.session_index.contains_key(t.session_id) {
+            return Err(DriverError::Violation(format!(
+                "session id {} issued twice",
+                t.session_id
+            )));
+        }
+        let session = self.session_ids.len();
+        self.session_ids.push(t.session_id.to_owned());
+        self.session_index.insert(t.session_id.to_owned(), session);
+        self.latest_generation.push(0);
+        self.fresh(t.refresh_token, "refresh token")?;
+        self.refresh
+            .insert((session, 0), t.refresh_token.to_owned());
+        self.refresh_index
+            .insert(t.refresh_token.to_owned(), (session, 0));
+        self.new_access(t.access_token)?;
+        Ok(session)
+    }
+
+    /// Tokens for an existing session: returns (session, generation of the refresh token). A
+    /// refresh token seen before keeps its generation; a new one is the next generation.
+    pub fn rotated(&mut self, t: Issued<'_>) -> Result<(usize, u64), DriverError> {
+        let session = self.session(t.session_id)?;
+        let generation = match self.refresh_index.get(t.refresh_token) {
+            Some(&(s, g)) if s == session => g,
+            Some(&(s, _)) => {
+                return Err(DriverError::Violation(format!(
+                    "session #{session} was handed the refresh token of session #{s}"
+                )))
+            }
+            None => {
+                self.fresh(t.refresh_token, "refresh token")?;
+                let g = self.latest_generation[session] + 1;
+                self.latest_generation[session] = g;
+                self.refresh
+                    .insert((session, g), t.refresh_token.to_owned());
+                self.refresh_index
+                    .insert(t.refresh_token.to_owned(), (session, g));
+                g
+            }
+        };
+        self.new_access(t.access_token)?;
+        Ok((session, generation))
+    }
+
+    /// The handle of a session the service names (it must be one it issued).
+    pub fn session(&self, session_id: &str) -> Result<usize, DriverError> {
+        self.session_index.get(session_id).copied().ok_or_else(|| {
+            DriverError::Violation(format!("answer names session {session_id}, never issued"))
+        })
+    }
+
+    pub fn new_challenge(&mut self, id: &str, code: Option<String>) -> Result<usize, DriverError> {
+        self.fresh(id, "challenge id")?;
+        self.challenges.push(id.to_owned());
+        self.codes.push(code);
+        Ok(self.challenges.len() - 1)
+    }
+
+    pub fn code(&self, challenge: &Token) -> Option<&str> {
+        match challenge {
+            Token::Challenge(c) => self.codes.get(*c)?.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The concrete string for a token handle. Handles never issued render as strings no
+    /// service could have issued.
+    pub fn render(&self, token: &Token) -> String {
+        match token {
+            Token::Access(k) => self
+                .access
+                .get(*k)
+                .cloned()
+                .unwrap_or_else(|| format!("at_never_issued_{k}")),
+            Token::Refresh {
+                session,
+                generation,
+            } => self
+                .refresh
+                .get(&(*session, *generation))
+                .cloned()
+                .unwrap_or_else(|| format!("rt_never_issued_{session}_{generation}")),
+            Token::Challenge(c) => self
+                .challenges
+                .get(*c)
+                .cloned()
+                .unwrap_or_else(|| format!("mfa_never_issued_{c}")),
+            Token::Truncated(inner) => {
+                let mut s = self.render(inner);
+                s.pop();
+                s
+            }
+            Token::ForgedV2 {
+                session,
+                generation,
+            } => {
+                let id = self
+                    .session_ids
+                    .get(*session)
+                    .map_or("s_never_issued", String::as_str);
+                // A well-formed V2 token whose MAC is 32 zero bytes.
+                format!("v2.{id}.{generation}.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+            }
+            Token::Garbage(s) => s.clone(),
+        }
+    }
+
+    fn new_access(&mut self, token: &str) -> Result<(), DriverError> {
+        self.fresh(token, "access token")?;
+        self.access.push(token.to_owned());
+        Ok(())
+    }
+
+    fn fresh(&mut self, token: &str, what: &str) -> Result<(), DriverError> {
+        if self.seen.insert(token.to_owned()) {
+            Ok(())
+        } else {
+            Err(DriverError::Violation(format!("{what} handed out twice")))
+        }
+    }
+}

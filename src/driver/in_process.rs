@@ -1,0 +1,382 @@
+//! The in-process driver: `auth::Service` with a manual clock, a seeded RNG, the in-process OTP
+//! provider and either store. `Deploy` and `Restart` build a new service over the same store
+//! (for SQLite, the database file is reopened, as a restarted process would).
+
+use super::handles::{Handles, Issued};
+use super::{Driver, DriverError};
+use crate::model::{
+    self, Aal, Code, Grant, Op, Outcome, Params, Reason, TokenReason, Upstream, Version,
+};
+use auth::{
+    Argon2Cost, AuthError, Config, Deps, GrantError, LoginOutcome, LogoutScope, ManualClock,
+    MemoryOtpProvider, MemoryStore, OtpMode, Protocol, Service, SqliteStore, Store, TokenError,
+    TokenRng, Tokens,
+};
+use std::sync::Arc;
+
+/// Where the service keeps its state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    Memory,
+    Sqlite,
+}
+
+/// The clock the service starts at (the model counts from 0; only differences matter).
+pub const CLOCK_START: u64 = 1_700_000_000;
+
+pub struct InProcess {
+    rt: tokio::runtime::Runtime,
+    sut: Sut,
+}
+
+/// The system under test and the driver's bookkeeping (apart from the runtime, so the runtime
+/// can drive a future that borrows it).
+struct Sut {
+    params: Params,
+    store_kind: StoreKind,
+    store: Arc<dyn Store>,
+    dir: Option<tempfile::TempDir>,
+    clock: ManualClock,
+    rng: Arc<TokenRng>,
+    otp: Arc<MemoryOtpProvider>,
+    service: Service,
+    handles: Handles,
+}
+
+impl InProcess {
+    /// A fresh service with an empty store, drawing tokens from `seed`.
+    pub fn new(store_kind: StoreKind, params: Params, seed: u64) -> Result<Self, DriverError> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .map_err(|e| DriverError::Service(format!("cannot build a runtime: {e}")))?;
+        let (store, dir) = open_store(store_kind, None)?;
+        let clock = ManualClock::new(CLOCK_START);
+        let rng = Arc::new(TokenRng::seeded(seed));
+        let otp = Arc::new(MemoryOtpProvider::new());
+        let service = build(&params, Version::V1, &store, &clock, &rng, &otp)?;
+        Ok(InProcess {
+            rt,
+            sut: Sut {
+                params,
+                store_kind,
+                store,
+                dir,
+                clock,
+                rng,
+                otp,
+                service,
+                handles: Handles::default(),
+            },
+        })
+    }
+
+    /// The handles seen so far (for renderers and reports).
+    pub fn handles(&self) -> &Handles {
+        &self.sut.handles
+    }
+}
+
+impl Sut {
+    fn redeploy(&mut self, version: Version) -> Result<(), DriverError> {
+        if self.store_kind == StoreKind::Sqlite {
+            let (store, _) = open_store(self.store_kind, self.dir.as_ref())?;
+            self.store = store;
+        }
+        self.service = build(
+            &self.params,
+            version,
+            &self.store,
+            &self.clock,
+            &self.rng,
+            &self.otp,
+        )?;
+        Ok(())
+    }
+
+    async fn run(&mut self, op: &Op) -> Result<Outcome, DriverError> {
+        let svc = &self.service;
+        let h = &mut self.handles;
+        Ok(match op {
+            Op::Register {
+                user,
+                password,
+                mfa,
+            } => {
+                let destination = mfa.then(|| format!("otp:{user}"));
+                answer(
+                    svc.register(user, password, destination.as_deref()).await,
+                    |_| Ok(Outcome::Registered),
+                )?
+            }
+            Op::Login {
+                user,
+                password,
+                device,
+            } => {
+                let device = format!("device-{device}");
+                let otp = &self.otp;
+                answer(svc.login(user, password, &device).await, |o| match o {
+                    LoginOutcome::Issued(t) => issued(h, &t),
+                    LoginOutcome::MfaRequired { challenge_id } => {
+                        let code = otp.last_sent().map(|(_, code)| code);
+                        let challenge = h.new_challenge(&challenge_id, code)?;
+                        Ok(Outcome::MfaRequired { challenge })
+                    }
+                })?
+            }
+            Op::VerifyMfa { challenge, code } => {
+                let right = h.code(challenge).unwrap_or("000000").to_owned();
+                let presented = match code {
+                    Code::Right => right,
+                    Code::Wrong => wrong_code(&right),
+                };
+                let id = h.render(challenge);
+                answer(svc.verify_mfa(&id, &presented).await, |t| issued(h, &t))?
+            }
+            Op::Refresh { token } => {
+                let token = h.render(token);
+                answer(svc.refresh(&token).await, |t| {
+                    let (session, generation) = h.rotated(view(&t))?;
+                    Ok(Outcome::Refreshed {
+                        session,
+                        generation,
+                    })
+                })?
+            }
+            Op::Access { token } => {
+                let token = h.render(token);
+                answer(svc.access(&token).await, |p| authorized(h, p))?
+            }
+            Op::Sensitive { token } => {
+                let token = h.render(token);
+                answer(svc.sensitive(&token).await, |p| authorized(h, p))?
+            }
+            Op::Reauthenticate { token, password } => {
+                let token = h.render(token);
+                answer(svc.reauthenticate(&token, password).await, |_| {
+                    Ok(Outcome::Reauthenticated)
+                })?
+            }
+            Op::Logout { token, scope } => {
+                let token = h.render(token);
+                let scope = match scope {
+                    model::Scope::Local => LogoutScope::Local,
+                    model::Scope::Others => LogoutScope::Others,
+                    model::Scope::Global => LogoutScope::Global,
+                };
+                answer(svc.logout(&token, scope).await, |_| Ok(Outcome::LoggedOut))?
+            }
+            Op::Revoke { token } => {
+                let token = h.render(token);
+                answer(svc.revoke(&token).await, |_| Ok(Outcome::Revoked))?
+            }
+            Op::ChangePassword { token, old, new } => {
+                let token = h.render(token);
+                answer(svc.change_password(&token, old, new).await, |t| {
+                    let (session, generation) = h.rotated(view(&t))?;
+                    Ok(Outcome::PasswordChanged {
+                        session,
+                        generation,
+                    })
+                })?
+            }
+            Op::AdminDisable { user } => {
+                answer(svc.admin_disable(user).await, |_| Ok(Outcome::Done))?
+            }
+            Op::AdminEnable { user } => {
+                answer(svc.admin_enable(user).await, |_| Ok(Outcome::Done))?
+            }
+            Op::AdminUnlock { user } => {
+                answer(svc.admin_unlock(user).await, |_| Ok(Outcome::Done))?
+            }
+            Op::Tick { seconds } => {
+                self.clock.advance(*seconds);
+                Outcome::Ok
+            }
+            Op::Deploy { version } => {
+                self.redeploy(*version)?;
+                Outcome::Ok
+            }
+            Op::Restart => {
+                let version = match self.service.config().protocol {
+                    Protocol::V1 => Version::V1,
+                    Protocol::V2 => Version::V2,
+                };
+                self.redeploy(version)?;
+                Outcome::Ok
+            }
+            Op::UpstreamFault { mode } => {
+                self.otp.set_mode(match mode {
+                    Upstream::Up => OtpMode::Up,
+                    Upstream::Down => OtpMode::Down,
+                    Upstream::Garbage => OtpMode::Garbage,
+                });
+                Outcome::Ok
+            }
+        })
+    }
+}
+
+impl Driver for InProcess {
+    fn apply(&mut self, op: &Op) -> Result<Outcome, DriverError> {
+        // A panic in the service is a finding, not a crash of the harness.
+        let (rt, sut) = (&self.rt, &mut self.sut);
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rt.block_on(sut.run(op))))
+            .unwrap_or_else(|panic| {
+                Err(DriverError::Service(format!(
+                    "panicked: {}",
+                    panic_message(&panic)
+                )))
+            })
+    }
+}
+
+/// The service's configuration for the model's numbers at `version`.
+pub fn config(params: &Params, version: Version) -> Config {
+    Config {
+        access_ttl: params.access_ttl,
+        idle_timeout: params.idle_timeout,
+        absolute_timeout: params.absolute_timeout,
+        refresh_grace: params.refresh_grace,
+        lockout_threshold: params.lockout_threshold,
+        lockout_duration: params.lockout_duration,
+        mfa_challenge_ttl: params.mfa_challenge_ttl,
+        mfa_max_attempts: params.mfa_max_attempts,
+        step_up_window: params.step_up_window,
+        protocol: match version {
+            Version::V1 => Protocol::V1,
+            Version::V2 => Protocol::V2,
+        },
+        argon2: Argon2Cost::CHEAP,
+    }
+}
+
+fn build(
+    params: &Params,
+    version: Version,
+    store: &Arc<dyn Store>,
+    clock: &ManualClock,
+    rng: &Arc<TokenRng>,
+    otp: &Arc<MemoryOtpProvider>,
+) -> Result<Service, DriverError> {
+    Service::new(
+        config(params, version),
+        Deps {
+            store: store.clone(),
+            clock: Arc::new(clock.clone()),
+            rng: rng.clone(),
+            otp: otp.clone(),
+        },
+    )
+    .map_err(|e| DriverError::Service(e.to_string()))
+}
+
+fn open_store(
+    kind: StoreKind,
+    existing: Option<&tempfile::TempDir>,
+) -> Result<(Arc<dyn Store>, Option<tempfile::TempDir>), DriverError> {
+    let fail = |e: String| DriverError::Service(e);
+    match kind {
+        StoreKind::Memory => Ok((Arc::new(MemoryStore::new()), None)),
+        StoreKind::Sqlite => {
+            let (path, dir) = match existing {
+                Some(dir) => (dir.path().join("auth.db"), None),
+                None => {
+                    let dir = tempfile::tempdir().map_err(|e| fail(e.to_string()))?;
+                    (dir.path().join("auth.db"), Some(dir))
+                }
+            };
+            let store = SqliteStore::open(&path).map_err(|e| fail(e.to_string()))?;
+            Ok((Arc::new(store), dir))
+        }
+    }
+}
+
+fn answer<T>(
+    result: Result<T, AuthError>,
+    ok: impl FnOnce(T) -> Result<Outcome, DriverError>,
+) -> Result<Outcome, DriverError> {
+    match result {
+        Ok(value) => ok(value),
+        Err(e) => reason(&e).map(Outcome::Rejected),
+    }
+}
+
+fn view(t: &Tokens) -> Issued<'_> {
+    Issued {
+        session_id: &t.session_id,
+        access_token: &t.access_token,
+        refresh_token: &t.refresh_token,
+    }
+}
+
+fn issued(h: &mut Handles, t: &Tokens) -> Result<Outcome, DriverError> {
+    let session = h.new_session(view(t))?;
+    Ok(Outcome::Issued {
+        session,
+        aal: aal(t.aal),
+    })
+}
+
+fn authorized(h: &Handles, p: auth::Principal) -> Result<Outcome, DriverError> {
+    Ok(Outcome::Authorized {
+        session: h.session(&p.session_id)?,
+        user: p.username,
+        aal: aal(p.aal),
+    })
+}
+
+fn aal(a: auth::Aal) -> Aal {
+    match a {
+        auth::Aal::Aal1 => Aal::Aal1,
+        auth::Aal::Aal2 => Aal::Aal2,
+    }
+}
+
+/// The service's rejection in the model's words.
+pub fn reason(e: &AuthError) -> Result<Reason, DriverError> {
+    let token = |t: &TokenError| match t {
+        TokenError::Unknown => TokenReason::Unknown,
+        TokenError::Expired => TokenReason::Expired,
+        TokenError::Revoked => TokenReason::Revoked,
+    };
+    Ok(match e {
+        AuthError::UsernameTaken => Reason::UsernameTaken,
+        AuthError::InvalidUsername => Reason::InvalidUsername,
+        AuthError::WeakPassword => Reason::WeakPassword,
+        AuthError::InvalidCredentials => Reason::InvalidCredentials,
+        AuthError::Locked => Reason::Locked,
+        AuthError::Disabled => Reason::Disabled,
+        AuthError::UpstreamUnavailable => Reason::UpstreamUnavailable,
+        AuthError::InvalidCode => Reason::InvalidCode,
+        AuthError::ChallengeExpired => Reason::ChallengeExpired,
+        AuthError::InvalidGrant(g) => Reason::InvalidGrant(match g {
+            GrantError::Unknown => Grant::Unknown,
+            GrantError::Expired => Grant::Expired,
+            GrantError::Revoked => Grant::Revoked,
+            GrantError::Reuse => Grant::Reuse,
+        }),
+        AuthError::Unauthorized(t) => Reason::Unauthorized(token(t)),
+        AuthError::StepUpRequired => Reason::StepUpRequired,
+        AuthError::UnknownUser => Reason::UnknownUser,
+        AuthError::Store(e) => return Err(DriverError::Service(e.to_string())),
+        other => return Err(DriverError::Service(format!("unexpected error {other:?}"))),
+    })
+}
+
+/// A code that is certainly not `right`.
+fn wrong_code(right: &str) -> String {
+    if right == "000000" {
+        "000001".into()
+    } else {
+        "000000".into()
+    }
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a non-string panic".into())
+}

@@ -1,0 +1,23 @@
+//! `authcheck`: checks a session-login service against an executable specification.
+//!
+//! | module | what lives there |
+//! |---|---|
+//! | [`model`] | the specification: a pure state machine of DESIGN §3 (`step`) |
+//! | [`generate`] | the model-aware generator: bytes → meaningful, bug-seeking op sequences |
+//! | [`driver`] | systems under test behind one trait; the in-process `auth::Service` driver |
+//! | [`lockstep`] | model and service side by side; the first difference is the failure |
+//! | [`shrink`] | minimises a failing trace, keeping it valid under the model |
+//! | [`trace`] | the line-oriented trace file format (print ∘ parse = identity) |
+//! | [`coverage`] | which (op, outcome) pairs of the DESIGN table a campaign reached |
+//! | [`campaign`] | a seeded run of many cases, as `authcheck check` does it |
+//!
+//! The CLI (`src/main.rs`) is a thin layer over [`campaign`], [`lockstep`] and [`shrink`].
+
+pub mod campaign;
+pub mod coverage;
+pub mod driver;
+pub mod generate;
+pub mod lockstep;
+pub mod model;
+pub mod shrink;
+pub mod trace;

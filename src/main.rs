@@ -1,0 +1,359 @@
+//! `authcheck`: the command line.
+//!
+//! ```text
+//! authcheck check [--cases N] [--seed S] [--store sqlite|memory] [--json]
+//! authcheck replay FILE...
+//! authcheck shrink FILE [-o OUT]
+//! ```
+//! Exit status: 0 no divergence, 1 a divergence (or a trace that fails), 2 usage error.
+
+use authcheck::campaign::{self, CheckOptions};
+use authcheck::driver::StoreKind;
+use authcheck::lockstep::{self, Actual};
+use authcheck::model::Params;
+use authcheck::trace::Trace;
+use clap::{Parser, Subcommand, ValueEnum};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "Checks a session-login service against an executable specification"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate cases from the model and check the service against it in lockstep.
+    Check {
+        /// How many cases (each a fresh service and a generated trace).
+        #[arg(long, default_value_t = 500)]
+        cases: u64,
+        /// Seed of the campaign (case i uses seed S+i). Default: from the clock, printed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Where the service keeps its state.
+        #[arg(long, value_enum, default_value_t = Store::Sqlite)]
+        store: Store,
+        /// Longest generated trace, in operations.
+        #[arg(long, default_value_t = 60)]
+        max_ops: usize,
+        /// Where a minimized failing trace is written.
+        #[arg(long, default_value = "authcheck-failures")]
+        out_dir: PathBuf,
+        /// Print a JSON summary as the last line of stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replay trace files against the service, step by step, model beside service.
+    Replay {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value_t = Store::Sqlite)]
+        store: Store,
+    },
+    /// Shrink a failing trace to a minimal one.
+    Shrink {
+        file: PathBuf,
+        /// Output file (default: FILE with `.min.trace`).
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = Store::Sqlite)]
+        store: Store,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Store {
+    Sqlite,
+    Memory,
+}
+
+impl From<Store> for StoreKind {
+    fn from(s: Store) -> Self {
+        match s {
+            Store::Sqlite => StoreKind::Sqlite,
+            Store::Memory => StoreKind::Memory,
+        }
+    }
+}
+
+fn store_name(s: StoreKind) -> &'static str {
+    match s {
+        StoreKind::Sqlite => "sqlite",
+        StoreKind::Memory => "memory",
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check {
+            cases,
+            seed,
+            store,
+            max_ops,
+            out_dir,
+            json,
+        } => check(cases, seed, store.into(), max_ops, &out_dir, json),
+        Command::Replay { files, store } => replay(&files, store.into()),
+        Command::Shrink { file, out, store } => shrink(&file, out, store.into()),
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("authcheck: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn check(
+    cases: u64,
+    seed: Option<u64>,
+    store: StoreKind,
+    max_ops: usize,
+    out_dir: &Path,
+    json: bool,
+) -> Result<ExitCode, String> {
+    let seed = seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    });
+    println!(
+        "authcheck check: seed {seed}, {cases} cases, store {}",
+        store_name(store)
+    );
+    let bar = if std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new(cases)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} cases  {per_sec}  eta {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let opts = CheckOptions {
+        cases,
+        seed,
+        store,
+        max_ops,
+        params: Params::default(),
+    };
+    let summary = campaign::check(&opts, |done| bar.set_position(done));
+    bar.finish_and_clear();
+
+    let secs = summary.elapsed.as_secs_f64().max(1e-9);
+    let ops_per_sec = summary.ops as f64 / secs;
+    println!(
+        "{} cases, {} ops in {:.2}s ({:.0} ops/s); model coverage {}/{}",
+        summary.cases,
+        summary.ops,
+        secs,
+        ops_per_sec,
+        summary.coverage.covered(),
+        summary.coverage.total()
+    );
+    let missing: Vec<String> = summary
+        .coverage
+        .missing()
+        .into_iter()
+        .map(|(op, outcome)| authcheck::coverage::Coverage::label(op, outcome))
+        .collect();
+    if !missing.is_empty() {
+        println!("not reached: {}", missing.join(", "));
+    }
+    let mut failure_json = serde_json::Value::Null;
+    let code = match &summary.failure {
+        None => {
+            println!("no divergence");
+            ExitCode::SUCCESS
+        }
+        Some(f) => {
+            std::fs::create_dir_all(out_dir)
+                .map_err(|e| format!("cannot create {}: {e}", out_dir.display()))?;
+            let file = out_dir.join(format!("seed-{}.trace", f.case_seed));
+            let trace = f.trace(store);
+            std::fs::write(&file, trace.to_string())
+                .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+            println!();
+            println!(
+                "DIVERGENCE in case seed {} (shrunk from {} to {} ops):",
+                f.case_seed,
+                f.original_len,
+                f.ops.len()
+            );
+            println!();
+            print!("{trace}");
+            println!();
+            println!("step {}: {}", f.failure.step + 1, f.failure.op);
+            println!("  model expected:   {}", f.failure.expected);
+            println!("  service answered: {}", f.failure.actual);
+            println!();
+            println!("minimal trace written to {}", file.display());
+            println!(
+                "replay it:          cargo run --release -- replay {} --store {}",
+                file.display(),
+                store_name(store)
+            );
+            println!(
+                "re-run the case:    cargo run --release -- check --seed {} --cases 1 --store {}",
+                f.case_seed,
+                store_name(store)
+            );
+            failure_json = serde_json::json!({
+                "trace_file": file.display().to_string(),
+                "step": f.failure.step + 1,
+                "expected": f.failure.expected.to_string(),
+                "actual": f.failure.actual.to_string(),
+                "case_seed": f.case_seed,
+                "shrunk_len": f.ops.len(),
+            });
+            ExitCode::from(1)
+        }
+    };
+    if json {
+        let line = serde_json::json!({
+            "cases": summary.cases,
+            "ops": summary.ops,
+            "divergences": usize::from(summary.failure.is_some()),
+            "seed": summary.seed,
+            "store": store_name(store),
+            "elapsed_ms": summary.elapsed.as_millis() as u64,
+            "ops_per_sec": ops_per_sec.round(),
+            "coverage": {
+                "covered": summary.coverage.covered(),
+                "total": summary.coverage.total(),
+                "missing": missing,
+            },
+            "failure": failure_json,
+        });
+        println!("{line}");
+    }
+    Ok(code)
+}
+
+fn read_trace(file: &Path) -> Result<Trace, String> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    Trace::parse(&text).map_err(|e| format!("{}: {e}", file.display()))
+}
+
+fn token_seed(trace: &Trace) -> u64 {
+    trace
+        .header_value("token-seed")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+fn replay(files: &[PathBuf], store: StoreKind) -> Result<ExitCode, String> {
+    let mut failed = 0;
+    for file in files {
+        let trace = read_trace(file)?;
+        let ops = trace.ops();
+        let params = Params::default();
+        let run = campaign::run_ops(store, params, token_seed(&trace), &ops, None);
+        println!(
+            "== {} ({} ops, store {})",
+            file.display(),
+            ops.len(),
+            store_name(store)
+        );
+        let written: Vec<_> = trace.steps().map(|(_, e)| e.cloned()).collect();
+        let mut file_mismatch = None;
+        for (i, step) in run.steps.iter().enumerate() {
+            let service = step
+                .actual
+                .as_ref()
+                .map_or_else(|| "—".to_owned(), ToString::to_string);
+            let ok = step.actual.as_ref() == Some(&step.expected);
+            println!(
+                "{:>4} {} {}",
+                i + 1,
+                if ok { "ok " } else { "ERR" },
+                step.op
+            );
+            println!("       model:   {}", step.expected);
+            println!("       service: {service}");
+            if let Some(Some(w)) = written.get(i) {
+                if *w != step.expected && file_mismatch.is_none() {
+                    file_mismatch = Some((i, w.clone(), step.expected.clone()));
+                }
+            }
+        }
+        if let Some(f) = &run.failure {
+            failed += 1;
+            println!(
+                "FAIL at step {}: model expected `{}`, service answered `{}`",
+                f.step + 1,
+                f.expected,
+                f.actual
+            );
+            if let Actual::Invariant(m) = &f.actual {
+                println!("  (the model broke its own invariant: {m})");
+            }
+        } else if let Some((i, written, model)) = file_mismatch {
+            failed += 1;
+            println!(
+                "FAIL at step {}: the file expects `{written}`, the model says `{model}`",
+                i + 1
+            );
+        } else {
+            println!("PASS");
+        }
+    }
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn shrink(file: &Path, out: Option<PathBuf>, store: StoreKind) -> Result<ExitCode, String> {
+    let trace = read_trace(file)?;
+    let ops = trace.ops();
+    let params = Params::default();
+    let seed = token_seed(&trace);
+    let Some(failure) = campaign::run_ops(store, params, seed, &ops, None).failure else {
+        println!("{} passes: nothing to shrink", file.display());
+        return Ok(ExitCode::SUCCESS);
+    };
+    let (small, f) = campaign::shrink_failure(store, params, seed, &ops, failure);
+    let expected = lockstep::expectations(params, &small);
+    let mut header: Vec<String> = trace
+        .header()
+        .into_iter()
+        .filter(|h| !h.starts_with("reproduces:"))
+        .collect();
+    header.push(format!(
+        "reproduces: step {} `{}` expected `{}`, service answered `{}`",
+        f.step + 1,
+        f.op,
+        f.expected,
+        f.actual
+    ));
+    header.push(format!(
+        "shrunk-from: {} ({} ops)",
+        file.display(),
+        ops.len()
+    ));
+    let small_trace = Trace::new(&header, &small, &expected);
+    let out = out.unwrap_or_else(|| file.with_extension("min.trace"));
+    std::fs::write(&out, small_trace.to_string())
+        .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    print!("{small_trace}");
+    println!(
+        "{} ops → {} ops, written to {}",
+        ops.len(),
+        small.len(),
+        out.display()
+    );
+    Ok(ExitCode::from(1))
+}

@@ -1,0 +1,224 @@
+//! The specification: a pure, deterministic state machine of session login (DESIGN §3).
+//!
+//! `step(&State, &Op) -> (State, Outcome)`: no I/O, no clock, no randomness, and no dependency on
+//! the `auth` crate. It is written from DESIGN.md, readable beside it:
+//!
+//! | file | DESIGN §3 |
+//! |---|---|
+//! | [`op`], [`outcome`] | the operations and outcomes table, with symbolic handles |
+//! | [`accounts`] | accounts, PRECIS names, register, login order, lockout (rules 6, 9, 11), admin |
+//! | [`sessions`] | refresh rotation / grace / reuse, access, step-up, logout, revoke, password change (rules 1, 3, 4, 5, 10) |
+//! | [`mfa`] | MFA challenges and the upstream provider (rules 2, 7) |
+//! | [`deadlines`] | "a timestamp t is valid iff now < t"; idle and absolute timeouts |
+//! | [`invariants`] | properties checked after every step |
+//!
+//! Where DESIGN is silent the model encodes the decisions listed in the README ("Decisions where
+//! DESIGN is silent"). A handle that was never issued (session #9 in a trace with three
+//! sessions) is a token nobody was given: it answers like any unknown token.
+
+pub mod accounts;
+pub mod deadlines;
+pub mod invariants;
+pub mod mfa;
+pub mod op;
+pub mod outcome;
+pub mod sessions;
+
+pub use op::{Code, Op, OpKind, Scope, Token, Upstream, Version};
+pub use outcome::{design_table, Aal, Grant, Outcome, OutcomeKind, Reason, TokenReason};
+
+use std::collections::BTreeMap;
+
+/// The protocol's numbers (DESIGN §3 defaults).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Params {
+    pub access_ttl: u64,
+    pub idle_timeout: u64,
+    pub absolute_timeout: u64,
+    pub refresh_grace: u64,
+    pub lockout_threshold: u32,
+    pub lockout_duration: u64,
+    pub mfa_challenge_ttl: u64,
+    pub mfa_max_attempts: u32,
+    pub step_up_window: u64,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            access_ttl: 300,
+            idle_timeout: 900,
+            absolute_timeout: 43_200,
+            refresh_grace: 10,
+            lockout_threshold: 5,
+            lockout_duration: 900,
+            mfa_challenge_ttl: 300,
+            mfa_max_attempts: 3,
+            step_up_window: 300,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// The OpaqueString-prepared password.
+    pub password: String,
+    pub mfa: bool,
+    pub disabled: bool,
+    /// Consecutive wrong passwords (always below the threshold: reaching it locks and resets).
+    pub failures: u32,
+    pub locked_until: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// Canonical username.
+    pub user: String,
+    pub aal: Aal,
+    pub created_at: u64,
+    pub auth_time: u64,
+    pub last_active: u64,
+    /// Current refresh generation; every generation up to it was issued.
+    pub generation: u64,
+    /// When a refresh made the current generation (`None`: no grace for the previous one).
+    pub rotated_at: Option<u64>,
+    /// Access tokens of an older epoch are revoked (a password change starts a new epoch).
+    pub access_epoch: u64,
+    pub revoked: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessToken {
+    pub session: usize,
+    pub issued_at: u64,
+    pub epoch: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Challenge {
+    pub user: String,
+    pub created_at: u64,
+    pub attempts: u32,
+    pub dead: bool,
+}
+
+/// Everything the protocol remembers. Handles are indexes into the vectors.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct State {
+    pub params: Params,
+    pub now: u64,
+    pub version: Version,
+    pub upstream: Upstream,
+    pub accounts: BTreeMap<String, Account>,
+    pub sessions: Vec<Session>,
+    pub access: Vec<AccessToken>,
+    pub challenges: Vec<Challenge>,
+}
+
+/// The model's transition function.
+pub fn step(state: &State, op: &Op) -> (State, Outcome) {
+    let mut next = state.clone();
+    let outcome = next.apply(op);
+    (next, outcome)
+}
+
+impl State {
+    pub fn new(params: Params) -> Self {
+        State {
+            params,
+            ..State::default()
+        }
+    }
+
+    /// `step` in place: the same transition without copying the state (what the lockstep loop
+    /// uses; `step` is defined by it).
+    pub fn apply(&mut self, op: &Op) -> Outcome {
+        match op {
+            Op::Register {
+                user,
+                password,
+                mfa,
+            } => self.register(user, password, *mfa),
+            Op::Login { user, password, .. } => self.login(user, password),
+            Op::VerifyMfa { challenge, code } => self.verify_mfa(challenge, *code),
+            Op::Refresh { token } => self.refresh(token),
+            Op::Access { token } => self.access(token, false),
+            Op::Sensitive { token } => self.access(token, true),
+            Op::Reauthenticate { token, password } => self.reauthenticate(token, password),
+            Op::Logout { token, scope } => self.logout(token, *scope),
+            Op::Revoke { token } => self.revoke(token),
+            Op::ChangePassword { token, old, new } => self.change_password(token, old, new),
+            Op::AdminDisable { user } => self.admin_disable(user),
+            Op::AdminEnable { user } => self.admin_enable(user),
+            Op::AdminUnlock { user } => self.admin_unlock(user),
+            Op::Tick { seconds } => {
+                self.now = self.now.saturating_add(*seconds);
+                Outcome::Ok
+            }
+            Op::Deploy { version } => {
+                self.version = *version;
+                Outcome::Ok
+            }
+            Op::Restart => Outcome::Ok,
+            Op::UpstreamFault { mode } => {
+                self.upstream = *mode;
+                Outcome::Ok
+            }
+        }
+    }
+
+    /// Whether `op` names a handle that has not been issued yet (a trace is *valid* when no op
+    /// does; the shrinker keeps traces valid).
+    pub fn dangles(&self, op: &Op) -> bool {
+        op.token().is_some_and(|t| !self.issued(t))
+    }
+
+    fn issued(&self, token: &Token) -> bool {
+        match token {
+            Token::Access(k) => *k < self.access.len(),
+            Token::Refresh {
+                session,
+                generation,
+            }
+            | Token::ForgedV2 {
+                session,
+                generation,
+            } => self
+                .sessions
+                .get(*session)
+                .is_some_and(|s| *generation <= s.generation),
+            Token::Challenge(c) => *c < self.challenges.len(),
+            Token::Truncated(inner) => self.issued(inner),
+            Token::Garbage(_) => true,
+        }
+    }
+
+    /// Issues a new access token for `session` and returns its handle.
+    fn issue_access(&mut self, session: usize) -> usize {
+        let epoch = self.sessions[session].access_epoch;
+        self.access.push(AccessToken {
+            session,
+            issued_at: self.now,
+            epoch,
+        });
+        self.access.len() - 1
+    }
+
+    /// Creates a session (and its first access token); returns its handle.
+    fn create_session(&mut self, user: &str, aal: Aal) -> usize {
+        self.sessions.push(Session {
+            user: user.to_owned(),
+            aal,
+            created_at: self.now,
+            auth_time: self.now,
+            last_active: self.now,
+            generation: 0,
+            rotated_at: None,
+            access_epoch: 0,
+            revoked: false,
+        });
+        let session = self.sessions.len() - 1;
+        self.issue_access(session);
+        session
+    }
+}

@@ -1,0 +1,190 @@
+//! The operations of DESIGN §3, with symbolic handles instead of concrete tokens.
+//!
+//! Handles are numbered in the order the model hands them out: session #n is the n-th session
+//! ever issued, access #k the k-th access token, challenge #c the c-th MFA challenge, and
+//! refresh #s.g the refresh token of generation g of session s. A driver maps them to the
+//! concrete strings the service returned.
+
+/// A token as presented in an operation: a handle, or something hostile.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Token {
+    /// The k-th access token issued.
+    Access(usize),
+    /// The refresh token of `generation` of session `session`.
+    Refresh { session: usize, generation: u64 },
+    /// The c-th MFA challenge id.
+    Challenge(usize),
+    /// A real token with its last character cut off.
+    Truncated(Box<Token>),
+    /// A V2-shaped refresh token naming a real session and generation with a forged MAC.
+    ForgedV2 { session: usize, generation: u64 },
+    /// Anything at all.
+    Garbage(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Scope {
+    Local,
+    Others,
+    Global,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub enum Version {
+    #[default]
+    V1,
+    V2,
+}
+
+/// How the upstream OTP provider behaves from now on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub enum Upstream {
+    #[default]
+    Up,
+    Down,
+    Garbage,
+}
+
+/// The code presented at MFA verification: the one the provider sent, or another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Code {
+    Right,
+    Wrong,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Op {
+    Register {
+        user: String,
+        password: String,
+        mfa: bool,
+    },
+    Login {
+        user: String,
+        password: String,
+        device: u8,
+    },
+    VerifyMfa {
+        challenge: Token,
+        code: Code,
+    },
+    Refresh {
+        token: Token,
+    },
+    Access {
+        token: Token,
+    },
+    Sensitive {
+        token: Token,
+    },
+    Reauthenticate {
+        token: Token,
+        password: String,
+    },
+    Logout {
+        token: Token,
+        scope: Scope,
+    },
+    Revoke {
+        token: Token,
+    },
+    ChangePassword {
+        token: Token,
+        old: String,
+        new: String,
+    },
+    AdminDisable {
+        user: String,
+    },
+    AdminEnable {
+        user: String,
+    },
+    AdminUnlock {
+        user: String,
+    },
+    Tick {
+        seconds: u64,
+    },
+    Deploy {
+        version: Version,
+    },
+    Restart,
+    UpstreamFault {
+        mode: Upstream,
+    },
+}
+
+/// The kind of an operation, without arguments (for coverage and reports).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum OpKind {
+    Register,
+    Login,
+    VerifyMfa,
+    Refresh,
+    Access,
+    Sensitive,
+    Reauthenticate,
+    Logout,
+    Revoke,
+    ChangePassword,
+    AdminDisable,
+    AdminEnable,
+    AdminUnlock,
+    Tick,
+    Deploy,
+    Restart,
+    UpstreamFault,
+}
+
+impl Op {
+    pub fn kind(&self) -> OpKind {
+        match self {
+            Op::Register { .. } => OpKind::Register,
+            Op::Login { .. } => OpKind::Login,
+            Op::VerifyMfa { .. } => OpKind::VerifyMfa,
+            Op::Refresh { .. } => OpKind::Refresh,
+            Op::Access { .. } => OpKind::Access,
+            Op::Sensitive { .. } => OpKind::Sensitive,
+            Op::Reauthenticate { .. } => OpKind::Reauthenticate,
+            Op::Logout { .. } => OpKind::Logout,
+            Op::Revoke { .. } => OpKind::Revoke,
+            Op::ChangePassword { .. } => OpKind::ChangePassword,
+            Op::AdminDisable { .. } => OpKind::AdminDisable,
+            Op::AdminEnable { .. } => OpKind::AdminEnable,
+            Op::AdminUnlock { .. } => OpKind::AdminUnlock,
+            Op::Tick { .. } => OpKind::Tick,
+            Op::Deploy { .. } => OpKind::Deploy,
+            Op::Restart => OpKind::Restart,
+            Op::UpstreamFault { .. } => OpKind::UpstreamFault,
+        }
+    }
+
+    /// The token the operation presents, if any.
+    pub fn token(&self) -> Option<&Token> {
+        match self {
+            Op::VerifyMfa { challenge: t, .. }
+            | Op::Refresh { token: t }
+            | Op::Access { token: t }
+            | Op::Sensitive { token: t }
+            | Op::Reauthenticate { token: t, .. }
+            | Op::Logout { token: t, .. }
+            | Op::Revoke { token: t }
+            | Op::ChangePassword { token: t, .. } => Some(t),
+            _ => None,
+        }
+    }
+
+    pub fn token_mut(&mut self) -> Option<&mut Token> {
+        match self {
+            Op::VerifyMfa { challenge: t, .. }
+            | Op::Refresh { token: t }
+            | Op::Access { token: t }
+            | Op::Sensitive { token: t }
+            | Op::Reauthenticate { token: t, .. }
+            | Op::Logout { token: t, .. }
+            | Op::Revoke { token: t }
+            | Op::ChangePassword { token: t, .. } => Some(t),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! Sessions and tokens: refresh rotation, grace and reuse (rule 3), access and step-up (rule 4),
+//! logout scopes and password change (rules 1, 5), RFC 7009 revocation (rule 10).
+
+use super::deadlines::{liveness, valid};
+use super::{Grant, Outcome, Reason, Scope, State, Token, TokenReason};
+
+impl State {
+    /// The session an access token speaks for, if it is valid now.
+    /// Order (rule 9): unknown → revoked (session, or an older access epoch) → expired.
+    pub fn authorize(&self, token: &Token) -> Result<usize, TokenReason> {
+        let Token::Access(k) = token else {
+            return Err(TokenReason::Unknown);
+        };
+        let t = self.access.get(*k).ok_or(TokenReason::Unknown)?;
+        let s = &self.sessions[t.session];
+        if s.revoked || t.epoch != s.access_epoch {
+            return Err(TokenReason::Revoked);
+        }
+        if !valid(self.now, t.issued_at.saturating_add(self.params.access_ttl)) {
+            return Err(TokenReason::Expired);
+        }
+        liveness(s, self.now, &self.params)?;
+        Ok(t.session)
+    }
+
+    /// `Access` and `Sensitive`; a success moves `last_active`.
+    pub(super) fn access(&mut self, token: &Token, sensitive: bool) -> Outcome {
+        let session = match self.authorize(token) {
+            Ok(s) => s,
+            Err(r) => return Outcome::Rejected(Reason::Unauthorized(r)),
+        };
+        let now = self.now;
+        let window = self.params.step_up_window;
+        let s = &mut self.sessions[session];
+        if sensitive && !valid(now, s.auth_time.saturating_add(window)) {
+            return Outcome::Rejected(Reason::StepUpRequired);
+        }
+        s.last_active = now;
+        Outcome::Authorized {
+            user: s.user.clone(),
+            aal: s.aal,
+            session,
+        }
+    }
+
+    /// Rule 3. `g == c` rotates; `g == c-1` within the grace window of that rotation returns the
+    /// current generation without advancing; any other `g < c` is reuse and revokes the session.
+    pub(super) fn refresh(&mut self, token: &Token) -> Outcome {
+        let reject = |g| Outcome::Rejected(Reason::InvalidGrant(g));
+        let &Token::Refresh {
+            session,
+            generation: g,
+        } = token
+        else {
+            return reject(Grant::Unknown);
+        };
+        let (now, p) = (self.now, self.params);
+        let Some(s) = self.sessions.get_mut(session).filter(|s| g <= s.generation) else {
+            return reject(Grant::Unknown);
+        };
+        match liveness(s, now, &p) {
+            Err(TokenReason::Revoked) => return reject(Grant::Revoked),
+            Err(_) => return reject(Grant::Expired),
+            Ok(()) => {}
+        }
+        let c = s.generation;
+        let in_grace = s
+            .rotated_at
+            .is_some_and(|at| valid(now, at.saturating_add(p.refresh_grace)));
+        if g == c {
+            s.generation += 1;
+            s.rotated_at = Some(now);
+        } else if g + 1 == c && in_grace {
+            // Grace retry: same current generation, a new access token.
+        } else {
+            s.revoked = true;
+            return reject(Grant::Reuse);
+        }
+        s.last_active = now;
+        let generation = s.generation;
+        self.issue_access(session);
+        Outcome::Refreshed {
+            session,
+            generation,
+        }
+    }
+
+    /// Proves the password again: `auth_time = now`; nothing rotates; no failure is counted.
+    pub(super) fn reauthenticate(&mut self, token: &Token, password: &str) -> Outcome {
+        let session = match self.authorize(token) {
+            Ok(s) => s,
+            Err(r) => return Outcome::Rejected(Reason::Unauthorized(r)),
+        };
+        if !self.password_matches(&self.sessions[session].user.clone(), password) {
+            return Outcome::Rejected(Reason::InvalidCredentials);
+        }
+        let s = &mut self.sessions[session];
+        s.auth_time = self.now;
+        s.last_active = self.now;
+        Outcome::Reauthenticated
+    }
+
+    /// Rule 5: `Local` this session, `Others` every other session of the user, `Global` all.
+    pub(super) fn logout(&mut self, token: &Token, scope: Scope) -> Outcome {
+        let session = match self.authorize(token) {
+            Ok(s) => s,
+            Err(r) => return Outcome::Rejected(Reason::Unauthorized(r)),
+        };
+        let user = self.sessions[session].user.clone();
+        for (i, s) in self.sessions.iter_mut().enumerate() {
+            let hit = match scope {
+                Scope::Local => i == session,
+                Scope::Others => s.user == user && i != session,
+                Scope::Global => s.user == user,
+            };
+            if hit {
+                s.revoked = true;
+            }
+        }
+        Outcome::LoggedOut
+    }
+
+    /// Rule 10: any access or refresh token of a session revokes it; anything else is ignored.
+    pub(super) fn revoke(&mut self, token: &Token) -> Outcome {
+        let session = match token {
+            Token::Access(k) => self.access.get(*k).map(|t| t.session),
+            Token::Refresh {
+                session,
+                generation,
+            } => self
+                .sessions
+                .get(*session)
+                .filter(|s| *generation <= s.generation)
+                .map(|_| *session),
+            _ => None,
+        };
+        if let Some(s) = session {
+            self.sessions[s].revoked = true;
+        }
+        Outcome::Revoked
+    }
+
+    /// Rule 1 and 5: order unauthorized → wrong old password → weak new password. On success the
+    /// current session moves to a new generation with no grace, every access token issued before
+    /// is revoked (a new epoch), every other session of the user is revoked.
+    pub(super) fn change_password(&mut self, token: &Token, old: &str, new: &str) -> Outcome {
+        let session = match self.authorize(token) {
+            Ok(s) => s,
+            Err(r) => return Outcome::Rejected(Reason::Unauthorized(r)),
+        };
+        let user = self.sessions[session].user.clone();
+        if !self.password_matches(&user, old) {
+            return Outcome::Rejected(Reason::InvalidCredentials);
+        }
+        let Some(new) = super::accounts::prepared(new) else {
+            return Outcome::Rejected(Reason::WeakPassword);
+        };
+        if let Some(account) = self.accounts.get_mut(&user) {
+            account.password = new;
+        }
+        for (i, s) in self.sessions.iter_mut().enumerate() {
+            if s.user == user && i != session {
+                s.revoked = true;
+            }
+        }
+        let s = &mut self.sessions[session];
+        s.generation += 1;
+        s.rotated_at = None;
+        s.access_epoch += 1;
+        let generation = s.generation;
+        self.issue_access(session);
+        Outcome::PasswordChanged {
+            session,
+            generation,
+        }
+    }
+}

@@ -1,0 +1,607 @@
+//! The trace file format: line-oriented text, one operation per line, the model's expected
+//! outcome as a comment. Print → parse → print is the identity.
+//!
+//! ```text
+//! # reproduces: a retried refresh inside the grace window must not revoke the session
+//! register "alice" "correct horse battery" nomfa   # => registered
+//! login "alice" "correct horse battery" device=0   # => issued session#0 aal1
+//! refresh refresh#0.0                              # => refreshed session#0 gen=1
+//! tick 5                                           # => ok
+//! refresh refresh#0.0                              # => refreshed session#0 gen=1
+//! ```
+//!
+//! Tokens are handles: `access#K`, `refresh#S.G`, `challenge#C`, or hostile forms
+//! `truncated:<token>`, `forged-v2#S.G`, `garbage:"<json string>"`. Strings are JSON-quoted.
+//! Lines starting with `#` are comments and are kept as written.
+
+use crate::model::{
+    Aal, Code, Grant, Op, Outcome, Reason, Scope, Token, TokenReason, Upstream, Version,
+};
+use std::fmt;
+
+/// Column at which the `# =>` expectation starts when printed.
+const EXPECT_COLUMN: usize = 48;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Line {
+    /// A `#` line, kept verbatim (without its line break).
+    Comment(String),
+    Blank,
+    Step {
+        op: Op,
+        expected: Option<Outcome>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Trace {
+    pub lines: Vec<Line>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    /// 1-based line number.
+    pub line: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.message)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+impl Trace {
+    /// A trace of `ops` with the given expectations and header comment lines (without `# `).
+    pub fn new(header: &[String], ops: &[Op], expected: &[Outcome]) -> Self {
+        let mut lines: Vec<Line> = header
+            .iter()
+            .map(|h| Line::Comment(format!("# {h}")))
+            .collect();
+        for (i, op) in ops.iter().enumerate() {
+            lines.push(Line::Step {
+                op: op.clone(),
+                expected: expected.get(i).cloned(),
+            });
+        }
+        Trace { lines }
+    }
+
+    pub fn ops(&self) -> Vec<Op> {
+        self.steps().map(|(op, _)| op.clone()).collect()
+    }
+
+    pub fn steps(&self) -> impl Iterator<Item = (&Op, Option<&Outcome>)> {
+        self.lines.iter().filter_map(|l| match l {
+            Line::Step { op, expected } => Some((op, expected.as_ref())),
+            _ => None,
+        })
+    }
+
+    /// The leading comment lines, without their `#`.
+    pub fn header(&self) -> Vec<String> {
+        self.lines
+            .iter()
+            .map_while(|l| match l {
+                Line::Comment(c) => Some(c.trim_start_matches('#').trim().to_owned()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The value of a `key: value` header line, if present.
+    pub fn header_value(&self, key: &str) -> Option<String> {
+        self.header().into_iter().find_map(|h| {
+            h.strip_prefix(key)
+                .and_then(|rest| rest.strip_prefix(':'))
+                .map(|v| v.trim().to_owned())
+        })
+    }
+
+    pub fn parse(text: &str) -> Result<Trace, ParseError> {
+        let mut lines = Vec::new();
+        for (i, raw) in text.lines().enumerate() {
+            let err = |message: String| ParseError {
+                line: i + 1,
+                message,
+            };
+            let trimmed = raw.trim();
+            if trimmed.is_empty() {
+                lines.push(Line::Blank);
+            } else if trimmed.starts_with('#') {
+                lines.push(Line::Comment(raw.trim_end().to_owned()));
+            } else {
+                let words = tokenize(trimmed).map_err(err)?;
+                let split = words.iter().position(|w| w == "#");
+                let (op_words, rest) = match split {
+                    Some(at) => (&words[..at], Some(&words[at + 1..])),
+                    None => (&words[..], None),
+                };
+                let op = parse_op(op_words).map_err(err)?;
+                let expected = match rest {
+                    None => None,
+                    Some([arrow, outcome @ ..]) if arrow == "=>" => {
+                        Some(parse_outcome(outcome).map_err(err)?)
+                    }
+                    Some(_) => {
+                        return Err(err("a comment after an op must be `# => <outcome>`".into()))
+                    }
+                };
+                lines.push(Line::Step { op, expected });
+            }
+        }
+        Ok(Trace { lines })
+    }
+}
+
+impl fmt::Display for Trace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for line in &self.lines {
+            match line {
+                Line::Comment(c) => writeln!(f, "{c}")?,
+                Line::Blank => writeln!(f)?,
+                Line::Step { op, expected: None } => writeln!(f, "{op}")?,
+                Line::Step {
+                    op,
+                    expected: Some(o),
+                } => {
+                    let op = op.to_string();
+                    let pad = EXPECT_COLUMN.saturating_sub(op.chars().count()).max(1);
+                    writeln!(f, "{op}{:pad$}# => {o}", "")?
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Printing
+
+fn quote(s: &str) -> String {
+    // JSON escaping keeps every non-ASCII character readable and escapes control characters.
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+}
+
+impl fmt::Display for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Token::Access(k) => write!(f, "access#{k}"),
+            Token::Refresh {
+                session,
+                generation,
+            } => write!(f, "refresh#{session}.{generation}"),
+            Token::Challenge(c) => write!(f, "challenge#{c}"),
+            Token::Truncated(inner) => write!(f, "truncated:{inner}"),
+            Token::ForgedV2 {
+                session,
+                generation,
+            } => write!(f, "forged-v2#{session}.{generation}"),
+            Token::Garbage(s) => write!(f, "garbage:{}", quote(s)),
+        }
+    }
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Op::Register {
+                user,
+                password,
+                mfa,
+            } => {
+                write!(
+                    f,
+                    "register {} {} {}",
+                    quote(user),
+                    quote(password),
+                    if *mfa { "mfa" } else { "nomfa" }
+                )
+            }
+            Op::Login {
+                user,
+                password,
+                device,
+            } => {
+                write!(
+                    f,
+                    "login {} {} device={device}",
+                    quote(user),
+                    quote(password)
+                )
+            }
+            Op::VerifyMfa { challenge, code } => {
+                let code = match code {
+                    Code::Right => "right",
+                    Code::Wrong => "wrong",
+                };
+                write!(f, "verify-mfa {challenge} {code}")
+            }
+            Op::Refresh { token } => write!(f, "refresh {token}"),
+            Op::Access { token } => write!(f, "access {token}"),
+            Op::Sensitive { token } => write!(f, "sensitive {token}"),
+            Op::Reauthenticate { token, password } => {
+                write!(f, "reauth {token} {}", quote(password))
+            }
+            Op::Logout { token, scope } => {
+                let scope = match scope {
+                    Scope::Local => "local",
+                    Scope::Others => "others",
+                    Scope::Global => "global",
+                };
+                write!(f, "logout {token} {scope}")
+            }
+            Op::Revoke { token } => write!(f, "revoke {token}"),
+            Op::ChangePassword { token, old, new } => {
+                write!(f, "change-password {token} {} {}", quote(old), quote(new))
+            }
+            Op::AdminDisable { user } => write!(f, "admin-disable {}", quote(user)),
+            Op::AdminEnable { user } => write!(f, "admin-enable {}", quote(user)),
+            Op::AdminUnlock { user } => write!(f, "admin-unlock {}", quote(user)),
+            Op::Tick { seconds } => write!(f, "tick {seconds}"),
+            Op::Deploy { version } => write!(
+                f,
+                "deploy {}",
+                if *version == Version::V1 { "v1" } else { "v2" }
+            ),
+            Op::Restart => write!(f, "restart"),
+            Op::UpstreamFault { mode } => {
+                let mode = match mode {
+                    Upstream::Up => "up",
+                    Upstream::Down => "down",
+                    Upstream::Garbage => "garbage",
+                };
+                write!(f, "upstream {mode}")
+            }
+        }
+    }
+}
+
+fn aal_word(a: Aal) -> &'static str {
+    match a {
+        Aal::Aal1 => "aal1",
+        Aal::Aal2 => "aal2",
+    }
+}
+
+fn reason_word(r: Reason) -> String {
+    let grant = |g| match g {
+        Grant::Unknown => "unknown",
+        Grant::Expired => "expired",
+        Grant::Revoked => "revoked",
+        Grant::Reuse => "reuse",
+    };
+    let token = |t| match t {
+        TokenReason::Unknown => "unknown",
+        TokenReason::Expired => "expired",
+        TokenReason::Revoked => "revoked",
+    };
+    match r {
+        Reason::UsernameTaken => "username-taken".into(),
+        Reason::InvalidUsername => "invalid-username".into(),
+        Reason::WeakPassword => "weak-password".into(),
+        Reason::InvalidCredentials => "invalid-credentials".into(),
+        Reason::Locked => "locked".into(),
+        Reason::Disabled => "disabled".into(),
+        Reason::UpstreamUnavailable => "upstream-unavailable".into(),
+        Reason::InvalidCode => "invalid-code".into(),
+        Reason::ChallengeExpired => "challenge-expired".into(),
+        Reason::InvalidGrant(g) => format!("invalid-grant:{}", grant(g)),
+        Reason::Unauthorized(t) => format!("unauthorized:{}", token(t)),
+        Reason::StepUpRequired => "step-up-required".into(),
+        Reason::UnknownUser => "unknown-user".into(),
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Registered => write!(f, "registered"),
+            Outcome::Issued { session, aal } => {
+                write!(f, "issued session#{session} {}", aal_word(*aal))
+            }
+            Outcome::MfaRequired { challenge } => write!(f, "mfa-required challenge#{challenge}"),
+            Outcome::Refreshed {
+                session,
+                generation,
+            } => write!(f, "refreshed session#{session} gen={generation}"),
+            Outcome::Authorized { user, aal, session } => {
+                write!(
+                    f,
+                    "authorized {} {} session#{session}",
+                    quote(user),
+                    aal_word(*aal)
+                )
+            }
+            Outcome::Reauthenticated => write!(f, "reauthenticated"),
+            Outcome::LoggedOut => write!(f, "logged-out"),
+            Outcome::Revoked => write!(f, "revoked"),
+            Outcome::PasswordChanged {
+                session,
+                generation,
+            } => {
+                write!(f, "password-changed session#{session} gen={generation}")
+            }
+            Outcome::Done => write!(f, "done"),
+            Outcome::Ok => write!(f, "ok"),
+            Outcome::Rejected(r) => write!(f, "rejected {}", reason_word(*r)),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing
+
+/// Splits a line into words; a `"…"` run (JSON string syntax) stays inside its word.
+fn tokenize(line: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut current = String::new();
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                current.push('"');
+                let mut closed = false;
+                while let Some(q) = chars.next() {
+                    current.push(q);
+                    if q == '\\' {
+                        current.push(chars.next().ok_or("unterminated escape")?);
+                    } else if q == '"' {
+                        closed = true;
+                        break;
+                    }
+                }
+                if !closed {
+                    return Err("unterminated string".into());
+                }
+            }
+            c if c.is_whitespace() => {
+                if !current.is_empty() {
+                    words.push(std::mem::take(&mut current));
+                }
+            }
+            c => current.push(c),
+        }
+    }
+    if !current.is_empty() {
+        words.push(current);
+    }
+    Ok(words)
+}
+
+fn string(word: &str) -> Result<String, String> {
+    if !word.starts_with('"') {
+        return Err(format!("expected a quoted string, found `{word}`"));
+    }
+    serde_json::from_str(word).map_err(|e| format!("bad string {word}: {e}"))
+}
+
+fn number<T: std::str::FromStr>(word: &str, what: &str) -> Result<T, String> {
+    word.parse()
+        .map_err(|_| format!("expected {what}, found `{word}`"))
+}
+
+fn pair(text: &str, what: &str) -> Result<(usize, u64), String> {
+    let (a, b) = text
+        .split_once('.')
+        .ok_or_else(|| format!("expected {what} as S.G, found `{text}`"))?;
+    Ok((number(a, "a session number")?, number(b, "a generation")?))
+}
+
+pub fn parse_token(word: &str) -> Result<Token, String> {
+    if let Some(rest) = word.strip_prefix("truncated:") {
+        return Ok(Token::Truncated(Box::new(parse_token(rest)?)));
+    }
+    if let Some(rest) = word.strip_prefix("garbage:") {
+        return Ok(Token::Garbage(string(rest)?));
+    }
+    if let Some(rest) = word.strip_prefix("access#") {
+        return Ok(Token::Access(number(rest, "an access token number")?));
+    }
+    if let Some(rest) = word.strip_prefix("challenge#") {
+        return Ok(Token::Challenge(number(rest, "a challenge number")?));
+    }
+    if let Some(rest) = word.strip_prefix("refresh#") {
+        let (session, generation) = pair(rest, "a refresh token")?;
+        return Ok(Token::Refresh {
+            session,
+            generation,
+        });
+    }
+    if let Some(rest) = word.strip_prefix("forged-v2#") {
+        let (session, generation) = pair(rest, "a forged token")?;
+        return Ok(Token::ForgedV2 {
+            session,
+            generation,
+        });
+    }
+    Err(format!("`{word}` is not a token (access#K, refresh#S.G, challenge#C, truncated:…, forged-v2#S.G, garbage:\"…\")"))
+}
+
+fn parse_op(words: &[String]) -> Result<Op, String> {
+    let w: Vec<&str> = words.iter().map(String::as_str).collect();
+    let op = match w.as_slice() {
+        ["register", user, password, mfa @ ("mfa" | "nomfa")] => Op::Register {
+            user: string(user)?,
+            password: string(password)?,
+            mfa: *mfa == "mfa",
+        },
+        ["login", user, password, device] => Op::Login {
+            user: string(user)?,
+            password: string(password)?,
+            device: number(
+                device.strip_prefix("device=").ok_or("expected device=N")?,
+                "a device number",
+            )?,
+        },
+        ["verify-mfa", challenge, code @ ("right" | "wrong")] => Op::VerifyMfa {
+            challenge: parse_token(challenge)?,
+            code: if *code == "right" {
+                Code::Right
+            } else {
+                Code::Wrong
+            },
+        },
+        ["refresh", t] => Op::Refresh {
+            token: parse_token(t)?,
+        },
+        ["access", t] => Op::Access {
+            token: parse_token(t)?,
+        },
+        ["sensitive", t] => Op::Sensitive {
+            token: parse_token(t)?,
+        },
+        ["reauth", t, password] => Op::Reauthenticate {
+            token: parse_token(t)?,
+            password: string(password)?,
+        },
+        ["logout", t, scope] => Op::Logout {
+            token: parse_token(t)?,
+            scope: match *scope {
+                "local" => Scope::Local,
+                "others" => Scope::Others,
+                "global" => Scope::Global,
+                other => return Err(format!("unknown logout scope `{other}`")),
+            },
+        },
+        ["revoke", t] => Op::Revoke {
+            token: parse_token(t)?,
+        },
+        ["change-password", t, old, new] => Op::ChangePassword {
+            token: parse_token(t)?,
+            old: string(old)?,
+            new: string(new)?,
+        },
+        ["admin-disable", user] => Op::AdminDisable {
+            user: string(user)?,
+        },
+        ["admin-enable", user] => Op::AdminEnable {
+            user: string(user)?,
+        },
+        ["admin-unlock", user] => Op::AdminUnlock {
+            user: string(user)?,
+        },
+        ["tick", n] => Op::Tick {
+            seconds: number(n, "seconds")?,
+        },
+        ["deploy", "v1"] => Op::Deploy {
+            version: Version::V1,
+        },
+        ["deploy", "v2"] => Op::Deploy {
+            version: Version::V2,
+        },
+        ["restart"] => Op::Restart,
+        ["upstream", "up"] => Op::UpstreamFault { mode: Upstream::Up },
+        ["upstream", "down"] => Op::UpstreamFault {
+            mode: Upstream::Down,
+        },
+        ["upstream", "garbage"] => Op::UpstreamFault {
+            mode: Upstream::Garbage,
+        },
+        [] => return Err("empty op".into()),
+        [name, ..] => {
+            return Err(format!(
+                "cannot read op `{name}` with {} argument(s)",
+                w.len() - 1
+            ))
+        }
+    };
+    Ok(op)
+}
+
+fn handle(word: &str, prefix: &str) -> Result<usize, String> {
+    number(
+        word.strip_prefix(prefix)
+            .ok_or_else(|| format!("expected {prefix}N, found `{word}`"))?,
+        "a number",
+    )
+}
+
+fn aal(word: &str) -> Result<Aal, String> {
+    match word {
+        "aal1" => Ok(Aal::Aal1),
+        "aal2" => Ok(Aal::Aal2),
+        other => Err(format!("expected aal1 or aal2, found `{other}`")),
+    }
+}
+
+fn generation(word: &str) -> Result<u64, String> {
+    number(
+        word.strip_prefix("gen=").ok_or("expected gen=N")?,
+        "a generation",
+    )
+}
+
+fn parse_reason(word: &str) -> Result<Reason, String> {
+    let grant = |g: &str| {
+        Ok(match g {
+            "unknown" => Grant::Unknown,
+            "expired" => Grant::Expired,
+            "revoked" => Grant::Revoked,
+            "reuse" => Grant::Reuse,
+            other => return Err(format!("unknown invalid-grant reason `{other}`")),
+        })
+    };
+    let token = |t: &str| {
+        Ok(match t {
+            "unknown" => TokenReason::Unknown,
+            "expired" => TokenReason::Expired,
+            "revoked" => TokenReason::Revoked,
+            other => return Err(format!("unknown unauthorized reason `{other}`")),
+        })
+    };
+    Ok(match word {
+        "username-taken" => Reason::UsernameTaken,
+        "invalid-username" => Reason::InvalidUsername,
+        "weak-password" => Reason::WeakPassword,
+        "invalid-credentials" => Reason::InvalidCredentials,
+        "locked" => Reason::Locked,
+        "disabled" => Reason::Disabled,
+        "upstream-unavailable" => Reason::UpstreamUnavailable,
+        "invalid-code" => Reason::InvalidCode,
+        "challenge-expired" => Reason::ChallengeExpired,
+        "step-up-required" => Reason::StepUpRequired,
+        "unknown-user" => Reason::UnknownUser,
+        other => match other.split_once(':') {
+            Some(("invalid-grant", g)) => Reason::InvalidGrant(grant(g)?),
+            Some(("unauthorized", t)) => Reason::Unauthorized(token(t)?),
+            _ => return Err(format!("unknown rejection reason `{other}`")),
+        },
+    })
+}
+
+pub fn parse_outcome(words: &[String]) -> Result<Outcome, String> {
+    let w: Vec<&str> = words.iter().map(String::as_str).collect();
+    Ok(match w.as_slice() {
+        ["registered"] => Outcome::Registered,
+        ["issued", s, a] => Outcome::Issued {
+            session: handle(s, "session#")?,
+            aal: aal(a)?,
+        },
+        ["mfa-required", c] => Outcome::MfaRequired {
+            challenge: handle(c, "challenge#")?,
+        },
+        ["refreshed", s, g] => Outcome::Refreshed {
+            session: handle(s, "session#")?,
+            generation: generation(g)?,
+        },
+        ["authorized", user, a, s] => Outcome::Authorized {
+            user: string(user)?,
+            aal: aal(a)?,
+            session: handle(s, "session#")?,
+        },
+        ["reauthenticated"] => Outcome::Reauthenticated,
+        ["logged-out"] => Outcome::LoggedOut,
+        ["revoked"] => Outcome::Revoked,
+        ["password-changed", s, g] => Outcome::PasswordChanged {
+            session: handle(s, "session#")?,
+            generation: generation(g)?,
+        },
+        ["done"] => Outcome::Done,
+        ["ok"] => Outcome::Ok,
+        ["rejected", r] => Outcome::Rejected(parse_reason(r)?),
+        _ => return Err(format!("cannot read outcome `{}`", w.join(" "))),
+    })
+}
