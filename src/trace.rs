@@ -58,7 +58,7 @@ impl Trace {
     pub fn new(header: &[String], ops: &[Op], expected: &[Outcome]) -> Self {
         let mut lines: Vec<Line> = header
             .iter()
-            .map(|h| Line::Comment(format!("# {h}")))
+            .map(|h| Line::Comment(format!("# {h}").trim_end().to_owned()))
             .collect();
         for (i, op) in ops.iter().enumerate() {
             lines.push(Line::Step {

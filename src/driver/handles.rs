@@ -89,6 +89,11 @@ impl Handles {
         Ok(self.challenges.len() - 1)
     }
 
+    /// The latest refresh generation seen for a session handle.
+    pub fn generation(&self, session: usize) -> u64 {
+        self.latest_generation.get(session).copied().unwrap_or(0)
+    }
+
     pub fn code(&self, challenge: &Token) -> Option<&str> {
         match challenge {
             Token::Challenge(c) => self.codes.get(*c)?.as_deref(),

@@ -35,10 +35,9 @@ pub fn check(before: &State, op: &Op, outcome: &Outcome, after: &State) -> Resul
             ))
         }
     }
-    if outcome.rejected() || matches!(outcome, Outcome::MfaRequired { .. }) {
-        if after.access.len() != before.access.len() {
-            return Err(format!("{outcome:?} granted an access token"));
-        }
+    let grants_nothing = outcome.rejected() || matches!(outcome, Outcome::MfaRequired { .. });
+    if grants_nothing && after.access.len() != before.access.len() {
+        return Err(format!("{outcome:?} granted an access token"));
     }
     if let Outcome::Authorized { session, .. } = outcome {
         if before.sessions[*session].revoked {

@@ -1,0 +1,92 @@
+//! The `authcheck` command line: exit codes, the JSON summary, replay.
+
+use std::process::Command;
+
+fn authcheck(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_authcheck"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn check_prints_its_seed_and_a_json_summary_as_the_last_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().to_str().unwrap();
+    let (code, stdout, _) = authcheck(&[
+        "check",
+        "--cases",
+        "20",
+        "--seed",
+        "9",
+        "--store",
+        "memory",
+        "--json",
+        "--out-dir",
+        out_dir,
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("seed 9"));
+    let last: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(last["cases"], 20);
+    assert_eq!(last["seed"], 9);
+    assert_eq!(last["divergences"], 0);
+    assert!(last["failure"].is_null());
+    for key in ["ops", "elapsed_ms", "ops_per_sec"] {
+        assert!(last[key].is_number(), "{key}: {last}");
+    }
+    assert!(
+        last["coverage"]["covered"].as_u64().unwrap()
+            <= last["coverage"]["total"].as_u64().unwrap()
+    );
+    assert!(last["coverage"]["missing"].is_array());
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(authcheck(&["check", "--cases", "many"]).0, 2);
+    assert_eq!(authcheck(&["frobnicate"]).0, 2);
+    assert_eq!(authcheck(&["replay", "/no/such/file.trace"]).0, 2);
+}
+
+#[test]
+fn replay_passes_a_good_trace_and_fails_a_wrong_expectation() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.trace");
+    std::fs::write(
+        &good,
+        "# reproduces: a login\nregister \"alice\" \"correct horse battery\" nomfa # => registered\nlogin \"ALICE\" \"correct horse battery\" device=0 # => issued session#0 aal1\naccess access#0 # => authorized \"alice\" aal1 session#0\n",
+    )
+    .unwrap();
+    let (code, stdout, _) = authcheck(&["replay", good.to_str().unwrap(), "--store", "memory"]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("PASS"));
+
+    let wrong = dir.path().join("wrong.trace");
+    std::fs::write(
+        &wrong,
+        "register \"alice\" \"correct horse battery\" nomfa # => rejected username-taken\n",
+    )
+    .unwrap();
+    let (code, stdout, _) = authcheck(&["replay", wrong.to_str().unwrap(), "--store", "memory"]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("the file expects `rejected username-taken`, the model says `registered`"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn shrink_of_a_passing_trace_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ok.trace");
+    std::fs::write(&file, "tick 5\n").unwrap();
+    let (code, stdout, _) = authcheck(&["shrink", file.to_str().unwrap(), "--store", "memory"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("nothing to shrink"));
+}
