@@ -78,7 +78,7 @@ pub fn run(
     let mut state = State::new(params);
     let mut out = Run::default();
     for (i, op) in ops.iter().enumerate() {
-        let before = state.clone();
+        let before = invariants::Snapshot::of(&state);
         let expected = state.apply(op);
         if let Some(c) = coverage.as_deref_mut() {
             c.record(op.kind(), expected.kind());

@@ -18,20 +18,52 @@ const MAX_PASSWORD_INPUT_BYTES: usize = 4 * 128;
 
 /// The account a typed username names, or `None` for an empty or disallowed name.
 pub fn canonical(user: &str) -> Option<String> {
-    if user.is_empty() || user.len() > MAX_USERNAME_INPUT_BYTES {
-        return None;
-    }
-    let c = UsernameCaseMapped::enforce(user).ok()?.into_owned();
-    (!c.is_empty() && c.len() <= MAX_USERNAME_BYTES).then_some(c)
+    memo(&CANONICAL, user, |user| {
+        if user.is_empty() || user.len() > MAX_USERNAME_INPUT_BYTES {
+            return None;
+        }
+        let c = UsernameCaseMapped::enforce(user).ok()?.into_owned();
+        (!c.is_empty() && c.len() <= MAX_USERNAME_BYTES).then_some(c)
+    })
 }
 
 /// The prepared password, or `None` when it is disallowed or out of bounds.
 pub fn prepared(password: &str) -> Option<String> {
-    if password.len() > MAX_PASSWORD_INPUT_BYTES {
-        return None;
+    memo(&PREPARED, password, |password| {
+        if password.len() > MAX_PASSWORD_INPUT_BYTES {
+            return None;
+        }
+        let p = OpaqueString::enforce(password).ok()?.into_owned();
+        PASSWORD_CHARS.contains(&p.chars().count()).then_some(p)
+    })
+}
+
+type Memo = std::cell::RefCell<std::collections::HashMap<String, Option<String>>>;
+
+thread_local! {
+    // PRECIS preparation is a pure function of its input; remembering answers keeps the model
+    // pure and takes it off the lockstep's hot path (generated traces reuse a few names).
+    static CANONICAL: Memo = Memo::default();
+    static PREPARED: Memo = Memo::default();
+}
+
+fn memo(
+    table: &'static std::thread::LocalKey<Memo>,
+    input: &str,
+    compute: impl FnOnce(&str) -> Option<String>,
+) -> Option<String> {
+    if let Some(hit) = table.with(|t| t.borrow().get(input).cloned()) {
+        return hit;
     }
-    let p = OpaqueString::enforce(password).ok()?.into_owned();
-    PASSWORD_CHARS.contains(&p.chars().count()).then_some(p)
+    let answer = compute(input);
+    table.with(|t| {
+        let mut t = t.borrow_mut();
+        if t.len() > 4096 {
+            t.clear(); // bounded: hostile inputs are mostly one-offs
+        }
+        t.insert(input.to_owned(), answer.clone());
+    });
+    answer
 }
 
 impl State {

@@ -1,0 +1,48 @@
+//! Every trace in `regressions/traces/` replays against the service (memory and SQLite): each
+//! step must equal the model, and the model must equal the expectation written in the file.
+
+use authcheck::campaign::run_ops;
+use authcheck::driver::StoreKind;
+use authcheck::lockstep::expectations;
+use authcheck::model::Params;
+use authcheck::trace::Trace;
+
+fn traces() -> Vec<(String, Trace)> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/regressions/traces");
+    let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    files
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "trace"))
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).unwrap();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            let trace = Trace::parse(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            (name, trace)
+        })
+        .collect()
+}
+
+#[test]
+fn every_trace_says_what_it_reproduces_and_expects_what_the_model_says() {
+    let all = traces();
+    assert!(!all.is_empty());
+    for (name, trace) in all {
+        assert!(trace.header_value("reproduces").is_some(), "{name}: header must say what it reproduces");
+        let model = expectations(Params::default(), &trace.ops());
+        for (i, ((op, written), model)) in trace.steps().zip(&model).enumerate() {
+            let written = written.unwrap_or_else(|| panic!("{name}: step {} ({op}) has no expectation", i + 1));
+            assert_eq!(written, model, "{name}: step {} ({op})", i + 1);
+        }
+    }
+}
+
+#[test]
+fn every_trace_replays_against_the_service_on_both_stores() {
+    for (name, trace) in traces() {
+        for store in [StoreKind::Memory, StoreKind::Sqlite] {
+            let run = run_ops(store, Params::default(), 0, &trace.ops(), None);
+            assert!(run.failure.is_none(), "{name} on {store:?}: {:?}", run.failure);
+        }
+    }
+}
