@@ -14,7 +14,9 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use std::hint::black_box;
 
 fn traces(cases: u64) -> Vec<(u64, Vec<Op>)> {
-    (0..cases).map(|seed| (seed, case_ops(seed, Params::default(), 60))).collect()
+    (0..cases)
+        .map(|seed| (seed, case_ops(seed, Params::default(), 60)))
+        .collect()
 }
 
 fn bench_store(c: &mut Criterion, store: StoreKind, name: &str, cases: u64) {
@@ -25,7 +27,10 @@ fn bench_store(c: &mut Criterion, store: StoreKind, name: &str, cases: u64) {
     group.throughput(Throughput::Elements(ops));
     group.sample_size(10);
     let fresh = |traces: &[(u64, Vec<Op>)]| -> Vec<InProcess> {
-        traces.iter().map(|(seed, _)| InProcess::new(store, params, *seed).unwrap()).collect()
+        traces
+            .iter()
+            .map(|(seed, _)| InProcess::new(store, params, *seed).unwrap())
+            .collect()
     };
     group.bench_function("lockstep", |b| {
         b.iter_batched(

@@ -9,7 +9,10 @@ use authcheck::trace::Trace;
 
 fn traces() -> Vec<(String, Trace)> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/regressions/traces");
-    let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     files.sort();
     files
         .into_iter()
@@ -28,10 +31,14 @@ fn every_trace_says_what_it_reproduces_and_expects_what_the_model_says() {
     let all = traces();
     assert!(!all.is_empty());
     for (name, trace) in all {
-        assert!(trace.header_value("reproduces").is_some(), "{name}: header must say what it reproduces");
+        assert!(
+            trace.header_value("reproduces").is_some(),
+            "{name}: header must say what it reproduces"
+        );
         let model = expectations(Params::default(), &trace.ops());
         for (i, ((op, written), model)) in trace.steps().zip(&model).enumerate() {
-            let written = written.unwrap_or_else(|| panic!("{name}: step {} ({op}) has no expectation", i + 1));
+            let written = written
+                .unwrap_or_else(|| panic!("{name}: step {} ({op}) has no expectation", i + 1));
             assert_eq!(written, model, "{name}: step {} ({op})", i + 1);
         }
     }
@@ -42,7 +49,11 @@ fn every_trace_replays_against_the_service_on_both_stores() {
     for (name, trace) in traces() {
         for store in [StoreKind::Memory, StoreKind::Sqlite] {
             let run = run_ops(store, Params::default(), 0, &trace.ops(), None);
-            assert!(run.failure.is_none(), "{name} on {store:?}: {:?}", run.failure);
+            assert!(
+                run.failure.is_none(),
+                "{name} on {store:?}: {:?}",
+                run.failure
+            );
         }
     }
 }
