@@ -10,12 +10,14 @@
 //! | [`trace`] | the line-oriented trace file format (print ∘ parse = identity) |
 //! | [`coverage`] | which (op, outcome) pairs of the DESIGN table a campaign reached |
 //! | [`campaign`] | a seeded run of many cases, as `authcheck check` does it |
+//! | [`fuzzing`] | the entry points of the cargo-fuzz targets (also run by `cargo test`) |
 //!
 //! The CLI (`src/main.rs`) is a thin layer over [`campaign`], [`lockstep`] and [`shrink`].
 
 pub mod campaign;
 pub mod coverage;
 pub mod driver;
+pub mod fuzzing;
 pub mod generate;
 pub mod lockstep;
 pub mod model;

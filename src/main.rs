@@ -4,6 +4,7 @@
 //! authcheck check [--cases N] [--seed S] [--store sqlite|memory] [--json]
 //! authcheck replay FILE...
 //! authcheck shrink FILE [-o OUT]
+//! authcheck promote ARTIFACT [--name SLUG] [--dir regressions/traces]
 //! ```
 //! Exit status: 0 no divergence, 1 a divergence (or a trace that fails), 2 usage error.
 
@@ -66,6 +67,19 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Store::Sqlite)]
         store: Store,
     },
+    /// Turn a libFuzzer artifact of the lockstep target (or a trace) into a minimal, numbered
+    /// regression trace.
+    Promote {
+        artifact: PathBuf,
+        /// Slug of the file name (default: derived from the failure).
+        #[arg(long)]
+        name: Option<String>,
+        /// Where the trace goes.
+        #[arg(long, default_value = "regressions/traces")]
+        dir: PathBuf,
+        #[arg(long, value_enum, default_value_t = Store::Memory)]
+        store: Store,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -103,6 +117,12 @@ fn main() -> ExitCode {
         } => check(cases, seed, store.into(), max_ops, &out_dir, json),
         Command::Replay { files, store } => replay(&files, store.into()),
         Command::Shrink { file, out, store } => shrink(&file, out, store.into()),
+        Command::Promote {
+            artifact,
+            name,
+            dir,
+            store,
+        } => promote(&artifact, name, &dir, store.into()),
     };
     match result {
         Ok(code) => code,
@@ -356,4 +376,93 @@ fn shrink(file: &Path, out: Option<PathBuf>, store: StoreKind) -> Result<ExitCod
         out.display()
     );
     Ok(ExitCode::from(1))
+}
+
+fn promote(
+    artifact: &Path,
+    name: Option<String>,
+    dir: &Path,
+    store: StoreKind,
+) -> Result<ExitCode, String> {
+    let bytes =
+        std::fs::read(artifact).map_err(|e| format!("cannot read {}: {e}", artifact.display()))?;
+    // A trace file (as written by `check` or by hand), or lockstep fuzzer bytes.
+    let (ops, seed, origin) = match std::str::from_utf8(&bytes)
+        .ok()
+        .and_then(|t| Trace::parse(t).ok())
+    {
+        Some(trace) if !trace.ops().is_empty() => (trace.ops(), token_seed(&trace), "trace"),
+        _ => (
+            authcheck::fuzzing::ops_from_bytes(&bytes)
+                .ok_or("the artifact is neither a trace nor lockstep input")?,
+            authcheck::fuzzing::FUZZ_TOKEN_SEED,
+            "lockstep fuzzer input",
+        ),
+    };
+    let params = Params::default();
+    let run = campaign::run_ops(store, params, seed, &ops, None);
+    let (small, reproduces) = match run.failure {
+        Some(failure) => {
+            let (small, f) = campaign::shrink_failure(store, params, seed, &ops, failure);
+            let what = format!(
+                "step {} `{}` expected `{}`, service answered `{}`",
+                f.step + 1,
+                f.op,
+                f.expected,
+                f.actual
+            );
+            (small, what)
+        }
+        None => (
+            ops.clone(),
+            "nothing yet: it passed when promoted (kept as a guard)".to_owned(),
+        ),
+    };
+    let slug = name.unwrap_or_else(|| slug_of(&small, &reproduces));
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let next = std::fs::read_dir(dir)
+        .map_err(|e| e.to_string())?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.get(..4)?.parse::<u32>().ok())
+        .max()
+        .unwrap_or(0)
+        + 1;
+    let file = dir.join(format!("{next:04}-{slug}.trace"));
+    let header = vec![
+        format!("reproduces: {reproduces}"),
+        format!(
+            "promoted-from: {} ({origin}, {} ops, shrunk to {})",
+            artifact.display(),
+            ops.len(),
+            small.len()
+        ),
+        format!("token-seed: {seed}"),
+    ];
+    let trace = Trace::new(&header, &small, &lockstep::expectations(params, &small));
+    std::fs::write(&file, trace.to_string())
+        .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+    print!("{trace}");
+    println!("written to {}", file.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A file-name slug from the failing operation: `refresh-rejected-invalid-grant-reuse`.
+fn slug_of(ops: &[authcheck::model::Op], reproduces: &str) -> String {
+    let op = ops
+        .last()
+        .map(|o| format!("{:?}", o.kind()))
+        .unwrap_or_default();
+    let tail = reproduces
+        .split("service answered")
+        .nth(1)
+        .unwrap_or("passing");
+    let raw = format!("{op} {tail}").to_lowercase();
+    let mut slug = String::new();
+    for c in raw.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    slug.trim_matches('-').chars().take(60).collect()
 }

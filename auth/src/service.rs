@@ -51,7 +51,8 @@ pub struct Tokens {
     pub expires_in: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
 pub enum LoginOutcome {
     Issued(Tokens),
     /// The password was right; a code was sent and must be verified with this challenge.

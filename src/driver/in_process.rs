@@ -41,6 +41,8 @@ struct Sut {
     otp: Arc<MemoryOtpProvider>,
     service: Service,
     handles: Handles,
+    /// The last answer as the HTTP layer would send it: status and JSON body.
+    last_answer: Option<(u16, serde_json::Value)>,
 }
 
 impl InProcess {
@@ -66,8 +68,15 @@ impl InProcess {
                 otp,
                 service,
                 handles: Handles::default(),
+                last_answer: None,
             },
         })
+    }
+
+    /// The raw answer to the last operation (status and JSON body, as the HTTP API would shape
+    /// them), for transcripts; `None` for operations that are not requests (tick, deploy, …).
+    pub fn last_answer(&self) -> Option<&(u16, serde_json::Value)> {
+        self.sut.last_answer.as_ref()
     }
 
     /// The handles seen so far (for renderers and reports).
@@ -96,6 +105,8 @@ impl Sut {
     async fn run(&mut self, op: &Op) -> Result<Outcome, DriverError> {
         let svc = &self.service;
         let h = &mut self.handles;
+        let raw = &mut self.last_answer;
+        *raw = None;
         Ok(match op {
             Op::Register {
                 user,
@@ -104,7 +115,10 @@ impl Sut {
             } => {
                 let destination = mfa.then(|| format!("otp:{user}"));
                 answer(
-                    svc.register(user, password, destination.as_deref()).await,
+                    raw,
+                    svc.register(user, password, destination.as_deref())
+                        .await
+                        .map(|username| serde_json::json!({ "username": username })),
                     |_| Ok(Outcome::Registered),
                 )?
             }
@@ -115,7 +129,7 @@ impl Sut {
             } => {
                 let device = format!("device-{device}");
                 let otp = &self.otp;
-                answer(svc.login(user, password, &device).await, |o| match o {
+                answer(raw, svc.login(user, password, &device).await, |o| match o {
                     LoginOutcome::Issued(t) => issued(h, &t),
                     LoginOutcome::MfaRequired { challenge_id } => {
                         let code = otp.last_sent().map(|(_, code)| code);
@@ -131,11 +145,13 @@ impl Sut {
                     Code::Wrong => wrong_code(&right),
                 };
                 let id = h.render(challenge);
-                answer(svc.verify_mfa(&id, &presented).await, |t| issued(h, &t))?
+                answer(raw, svc.verify_mfa(&id, &presented).await, |t| {
+                    issued(h, &t)
+                })?
             }
             Op::Refresh { token } => {
                 let token = h.render(token);
-                answer(svc.refresh(&token).await, |t| {
+                answer(raw, svc.refresh(&token).await, |t| {
                     let (session, generation) = h.rotated(view(&t))?;
                     Ok(Outcome::Refreshed {
                         session,
@@ -145,15 +161,15 @@ impl Sut {
             }
             Op::Access { token } => {
                 let token = h.render(token);
-                answer(svc.access(&token).await, |p| authorized(h, p))?
+                answer(raw, svc.access(&token).await, |p| authorized(h, p))?
             }
             Op::Sensitive { token } => {
                 let token = h.render(token);
-                answer(svc.sensitive(&token).await, |p| authorized(h, p))?
+                answer(raw, svc.sensitive(&token).await, |p| authorized(h, p))?
             }
             Op::Reauthenticate { token, password } => {
                 let token = h.render(token);
-                answer(svc.reauthenticate(&token, password).await, |_| {
+                answer(raw, svc.reauthenticate(&token, password).await, |_| {
                     Ok(Outcome::Reauthenticated)
                 })?
             }
@@ -164,15 +180,17 @@ impl Sut {
                     model::Scope::Others => LogoutScope::Others,
                     model::Scope::Global => LogoutScope::Global,
                 };
-                answer(svc.logout(&token, scope).await, |_| Ok(Outcome::LoggedOut))?
+                answer(raw, svc.logout(&token, scope).await, |_| {
+                    Ok(Outcome::LoggedOut)
+                })?
             }
             Op::Revoke { token } => {
                 let token = h.render(token);
-                answer(svc.revoke(&token).await, |_| Ok(Outcome::Revoked))?
+                answer(raw, svc.revoke(&token).await, |_| Ok(Outcome::Revoked))?
             }
             Op::ChangePassword { token, old, new } => {
                 let token = h.render(token);
-                answer(svc.change_password(&token, old, new).await, |t| {
+                answer(raw, svc.change_password(&token, old, new).await, |t| {
                     let (session, generation) = h.rotated(view(&t))?;
                     Ok(Outcome::PasswordChanged {
                         session,
@@ -181,13 +199,13 @@ impl Sut {
                 })?
             }
             Op::AdminDisable { user } => {
-                answer(svc.admin_disable(user).await, |_| Ok(Outcome::Done))?
+                answer(raw, svc.admin_disable(user).await, |_| Ok(Outcome::Done))?
             }
             Op::AdminEnable { user } => {
-                answer(svc.admin_enable(user).await, |_| Ok(Outcome::Done))?
+                answer(raw, svc.admin_enable(user).await, |_| Ok(Outcome::Done))?
             }
             Op::AdminUnlock { user } => {
-                answer(svc.admin_unlock(user).await, |_| Ok(Outcome::Done))?
+                answer(raw, svc.admin_unlock(user).await, |_| Ok(Outcome::Done))?
             }
             Op::Tick { seconds } => {
                 self.clock.advance(*seconds);
@@ -292,13 +310,38 @@ fn open_store(
     }
 }
 
-fn answer<T>(
+fn answer<T: serde::Serialize>(
+    raw: &mut Option<(u16, serde_json::Value)>,
     result: Result<T, AuthError>,
     ok: impl FnOnce(T) -> Result<Outcome, DriverError>,
 ) -> Result<Outcome, DriverError> {
     match result {
-        Ok(value) => ok(value),
-        Err(e) => reason(&e).map(Outcome::Rejected),
+        Ok(value) => {
+            *raw = Some((0, serde_json::to_value(&value).unwrap_or_default()));
+            let outcome = ok(value)?;
+            if let Some((status, _)) = raw.as_mut() {
+                *status = success_status(&outcome);
+            }
+            Ok(outcome)
+        }
+        Err(e) => {
+            let mut body = serde_json::json!({ "error": e.code() });
+            if let Some(reason) = e.reason() {
+                body["reason"] = reason.into();
+            }
+            *raw = Some((auth::http::status_of(&e).as_u16(), body));
+            reason(&e).map(Outcome::Rejected)
+        }
+    }
+}
+
+/// The status the HTTP API gives a success (DESIGN §3 HTTP table).
+fn success_status(outcome: &Outcome) -> u16 {
+    match outcome {
+        Outcome::Registered => 201,
+        Outcome::MfaRequired { .. } => 202,
+        Outcome::LoggedOut | Outcome::Done => 204,
+        _ => 200,
     }
 }
 

@@ -1,0 +1,3 @@
+#![no_main]
+// See authcheck::fuzzing::lockstep for what this target checks.
+libfuzzer_sys::fuzz_target!(|data: &[u8]| authcheck::fuzzing::lockstep(data));
