@@ -90,3 +90,37 @@ fn shrink_of_a_passing_trace_says_so() {
     assert_eq!(code, 0);
     assert!(stdout.contains("nothing to shrink"));
 }
+
+#[test]
+fn promote_writes_the_next_numbered_regression_with_its_origin() {
+    let dir = tempfile::tempdir().unwrap();
+    let traces = dir.path().join("traces");
+    std::fs::create_dir_all(&traces).unwrap();
+    std::fs::write(traces.join("0007-existing.trace"), "tick 1\n").unwrap();
+    // A lockstep fuzzer input: generator bytes.
+    let artifact = dir.path().join("crash-0123");
+    std::fs::write(&artifact, authcheck::campaign::case_bytes(3)).unwrap();
+    let (code, stdout, stderr) = authcheck(&[
+        "promote",
+        artifact.to_str().unwrap(),
+        "--name",
+        "from-fuzzer",
+        "--dir",
+        traces.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let written = traces.join("0008-from-fuzzer.trace");
+    let trace =
+        authcheck::trace::Trace::parse(&std::fs::read_to_string(&written).unwrap()).unwrap();
+    // The correct service passes it: kept as a guard, and said so.
+    assert!(trace
+        .header_value("reproduces")
+        .unwrap()
+        .contains("passed when promoted"));
+    assert!(trace
+        .header_value("promoted-from")
+        .unwrap()
+        .contains("crash-0123"));
+    assert!(!trace.ops().is_empty());
+    assert!(trace.steps().all(|(_, expected)| expected.is_some()));
+}
