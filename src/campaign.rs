@@ -2,8 +2,8 @@
 //! failing case is shrunk to a minimal trace. Used by `authcheck check` and by the tests.
 
 use crate::coverage::Coverage;
-use crate::driver::{InProcess, StoreKind};
-use crate::generate::generate;
+use crate::driver::{Capabilities, Driver, DriverError, HttpDriver, HttpTarget, InProcess, StoreKind};
+use crate::generate::generate_for;
 use crate::lockstep::{self, Failure, Run};
 use crate::model::{Op, Outcome, Params};
 use crate::shrink::shrink;
@@ -13,11 +13,56 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 use std::time::{Duration, Instant};
 
+/// The system a campaign checks.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// `auth::Service` in this process, over this store.
+    InProcess(StoreKind),
+    /// The HTTP API of a server we start, or of one already running.
+    Http(HttpTarget),
+}
+
+impl Target {
+    pub fn memory() -> Self {
+        Target::InProcess(StoreKind::Memory)
+    }
+
+    /// A fresh system under test (token RNG seeded with `seed` where we control it).
+    pub fn driver(&self, params: Params, seed: u64) -> Result<Box<dyn Driver>, DriverError> {
+        Ok(match self {
+            Target::InProcess(store) => Box::new(InProcess::new(*store, params, seed)?),
+            Target::Http(http) => Box::new(HttpDriver::new(http, seed)?),
+        })
+    }
+
+    pub fn capabilities(&self) -> Capabilities {
+        match self {
+            Target::InProcess(_) => Capabilities::ALL,
+            Target::Http(http) => http.capabilities(),
+        }
+    }
+
+    /// The command-line words that select this target again.
+    pub fn args(&self) -> String {
+        match self {
+            Target::InProcess(StoreKind::Memory) => "--store memory".into(),
+            Target::InProcess(StoreKind::Sqlite) => "--store sqlite".into(),
+            Target::Http(HttpTarget::Managed { .. }) => "--target http".into(),
+            Target::Http(HttpTarget::External { base, .. }) => format!("--target {base}"),
+        }
+    }
+
+    /// A shared server keeps state between cases: each case gets its own user names.
+    fn isolates_cases(&self) -> bool {
+        matches!(self, Target::Http(HttpTarget::External { .. }))
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct CheckOptions {
     pub cases: u64,
     pub seed: u64,
-    pub store: StoreKind,
+    pub target: Target,
     /// Longest generated trace.
     pub max_ops: usize,
     pub params: Params,
@@ -28,7 +73,7 @@ impl Default for CheckOptions {
         CheckOptions {
             cases: 200,
             seed: 0,
-            store: StoreKind::Sqlite,
+            target: Target::InProcess(StoreKind::Sqlite),
             max_ops: 60,
             params: Params::default(),
         }
@@ -67,19 +112,48 @@ pub fn case_bytes(case_seed: u64) -> Vec<u8> {
 
 /// The operations of case `case_seed`.
 pub fn case_ops(case_seed: u64, params: Params, max_ops: usize) -> Vec<Op> {
-    let bytes = case_bytes(case_seed);
-    generate(&mut Unstructured::new(&bytes), params, max_ops)
+    case_ops_for(case_seed, params, max_ops, Capabilities::ALL)
 }
 
-/// Runs `ops` against a fresh in-process service.
+/// The operations of case `case_seed` for a target with these capabilities.
+pub fn case_ops_for(case_seed: u64, params: Params, max_ops: usize, caps: Capabilities) -> Vec<Op> {
+    let bytes = case_bytes(case_seed);
+    generate_for(&mut Unstructured::new(&bytes), params, max_ops, caps)
+}
+
+/// Appends `suffix` to every valid user name, so cases sharing one server cannot meet.
+/// (An ASCII suffix keeps PRECIS equivalence: spellings of one account stay one account.)
+pub fn isolate_names(ops: &[Op], suffix: &str) -> Vec<Op> {
+    let rename = |user: &mut String| {
+        if crate::model::accounts::canonical(user).is_some() {
+            user.push_str(suffix);
+        }
+    };
+    ops.iter()
+        .cloned()
+        .map(|mut op| {
+            match &mut op {
+                Op::Register { user, .. }
+                | Op::Login { user, .. }
+                | Op::AdminDisable { user }
+                | Op::AdminEnable { user }
+                | Op::AdminUnlock { user } => rename(user),
+                _ => {}
+            }
+            op
+        })
+        .collect()
+}
+
+/// Runs `ops` against a fresh system under test.
 pub fn run_ops(
-    store: StoreKind,
+    target: &Target,
     params: Params,
     token_seed: u64,
     ops: &[Op],
     coverage: Option<&mut Coverage>,
 ) -> Run {
-    match InProcess::new(store, params, token_seed) {
+    match target.driver(params, token_seed) {
         Ok(mut driver) => lockstep::run(&mut driver, params, ops, coverage),
         Err(e) => Run {
             steps: Vec::new(),
@@ -93,15 +167,15 @@ pub fn run_ops(
     }
 }
 
-/// Shrinks a failing run of `ops` against fresh services.
+/// Shrinks a failing run of `ops` against fresh systems under test.
 pub fn shrink_failure(
-    store: StoreKind,
+    target: &Target,
     params: Params,
     token_seed: u64,
     ops: &[Op],
     failure: Failure,
 ) -> (Vec<Op>, Failure) {
-    let mut oracle = |candidate: &[Op]| run_ops(store, params, token_seed, candidate, None).failure;
+    let mut oracle = |candidate: &[Op]| run_ops(target, params, token_seed, candidate, None).failure;
     shrink(params, ops, failure, &mut oracle)
 }
 
@@ -112,22 +186,26 @@ pub fn check(opts: &CheckOptions, mut progress: impl FnMut(u64)) -> Summary {
     let mut total_ops = 0;
     let mut failure = None;
     let mut cases = 0;
+    let caps = opts.target.capabilities();
+    // A shared server remembers earlier runs too: names carry this run's nonce as well.
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64 ^ u64::from(std::process::id()))
+        .unwrap_or(0)
+        % 0xffff_ffff;
     for case in 0..opts.cases {
         let case_seed = opts.seed.wrapping_add(case);
-        let ops = case_ops(case_seed, opts.params, opts.max_ops);
-        let run = run_ops(
-            opts.store,
-            opts.params,
-            case_seed,
-            &ops,
-            Some(&mut coverage),
-        );
+        let mut ops = case_ops_for(case_seed, opts.params, opts.max_ops, caps);
+        if opts.target.isolates_cases() {
+            ops = isolate_names(&ops, &format!("-{nonce:x}-{case_seed:x}"));
+        }
+        let run = run_ops(&opts.target, opts.params, case_seed, &ops, Some(&mut coverage));
         total_ops += run.steps.len() as u64;
         cases += 1;
         progress(cases);
         if let Some(f) = run.failure {
             let original_len = f.step + 1;
-            let (ops, f) = shrink_failure(opts.store, opts.params, case_seed, &ops, f);
+            let (ops, f) = shrink_failure(&opts.target, opts.params, case_seed, &ops, f);
             let expected = lockstep::expectations(opts.params, &ops);
             failure = Some(CaseFailure {
                 case_seed,
@@ -151,12 +229,9 @@ pub fn check(opts: &CheckOptions, mut progress: impl FnMut(u64)) -> Summary {
 
 impl CaseFailure {
     /// The minimal trace, with a header saying what it reproduces and where it came from.
-    pub fn trace(&self, store: StoreKind) -> Trace {
+    pub fn trace(&self, target: &Target) -> Trace {
         let f = &self.failure;
-        let store = match store {
-            StoreKind::Memory => "memory",
-            StoreKind::Sqlite => "sqlite",
-        };
+        let target = target.args();
         let header = vec![
             "authcheck trace".to_owned(),
             format!(
@@ -167,7 +242,7 @@ impl CaseFailure {
                 f.actual
             ),
             format!(
-                "found-by: authcheck check --seed {} --cases 1 --store {store} (shrunk from {} ops)",
+                "found-by: authcheck check --seed {} --cases 1 {target} (shrunk from {} ops)",
                 self.case_seed, self.original_len
             ),
             format!("token-seed: {}", self.case_seed),

@@ -8,7 +8,7 @@
 //! | [`token_decode`] | any bytes | decoders never panic; nothing the service did not issue is accepted |
 //! | [`http_request`] | `METHOD PATH\n(Name: value\n)*\nbody` | the router never panics and never answers 5xx to bad input |
 
-use crate::campaign::{run_ops, shrink_failure, CaseFailure};
+use crate::campaign::{run_ops, shrink_failure, CaseFailure, Target};
 use crate::driver::StoreKind;
 use crate::generate::generate;
 use crate::lockstep::expectations;
@@ -54,10 +54,10 @@ pub fn lockstep(data: &[u8]) {
         return;
     };
     let params = Params::default();
-    let store = StoreKind::Memory;
-    if let Some(failure) = run_ops(store, params, FUZZ_TOKEN_SEED, &ops, None).failure {
+    let target = Target::InProcess(StoreKind::Memory);
+    if let Some(failure) = run_ops(&target, params, FUZZ_TOKEN_SEED, &ops, None).failure {
         let original_len = failure.step + 1;
-        let (ops, failure) = shrink_failure(store, params, FUZZ_TOKEN_SEED, &ops, failure);
+        let (ops, failure) = shrink_failure(&target, params, FUZZ_TOKEN_SEED, &ops, failure);
         let expected = expectations(params, &ops);
         let report = CaseFailure {
             case_seed: FUZZ_TOKEN_SEED,
@@ -68,7 +68,7 @@ pub fn lockstep(data: &[u8]) {
         };
         panic!(
             "the service left the model; minimal trace:\n{}\npromote it: cargo run --release -- promote <artifact>",
-            report.trace(store)
+            report.trace(&target)
         );
     }
 }

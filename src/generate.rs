@@ -12,6 +12,7 @@
 //!
 //! proptest feeds it random bytes under `cargo test`; libFuzzer feeds it under `cargo fuzz`.
 
+use crate::driver::Capabilities;
 use crate::model::accounts::{canonical, prepared};
 use crate::model::{Code, Op, Params, Scope, State, Token, Upstream, Version};
 use arbitrary::{Result, Unstructured};
@@ -72,10 +73,15 @@ const GARBAGE: &[&str] = &[
 
 /// Decodes operations until `max_ops` or the bytes run out.
 pub fn generate(u: &mut Unstructured<'_>, params: Params, max_ops: usize) -> Vec<Op> {
+    generate_for(u, params, max_ops, Capabilities::ALL)
+}
+
+/// As [`generate`], leaving out what a target cannot do (no clock: no ticks; …).
+pub fn generate_for(u: &mut Unstructured<'_>, params: Params, max_ops: usize, caps: Capabilities) -> Vec<Op> {
     let mut state = State::new(params);
     let mut ops = Vec::new();
     while ops.len() < max_ops && !u.is_empty() {
-        let Ok(op) = next_op(u, &state) else { break };
+        let Ok(op) = next_op(u, &state, caps) else { break };
         state.apply(&op);
         ops.push(op);
     }
@@ -83,19 +89,23 @@ pub fn generate(u: &mut Unstructured<'_>, params: Params, max_ops: usize) -> Vec
 }
 
 /// One operation that makes sense in `state` (most of the time).
-pub fn next_op(u: &mut Unstructured<'_>, s: &State) -> Result<Op> {
+pub fn next_op(u: &mut Unstructured<'_>, s: &State, caps: Capabilities) -> Result<Op> {
     let has_accounts = !s.accounts.is_empty();
     let has_sessions = !s.sessions.is_empty();
     let has_challenges = !s.challenges.is_empty();
     // (weight, kind) — kinds that need state only when the state has it.
-    let mut menu: Vec<(u32, u8)> = vec![
-        (if has_accounts { 6 } else { 60 }, 0),
-        (3, 13),
-        (3, 14),
-        (2, 15),
-    ];
+    let mut menu: Vec<(u32, u8)> = vec![(if has_accounts { 6 } else { 60 }, 0)];
+    if caps.lifecycle {
+        menu.extend([(3, 13), (3, 14)]);
+    }
+    if caps.otp {
+        menu.push((2, 15));
+    }
     if has_accounts {
-        menu.extend([(18, 1), (4, 10)]);
+        menu.push((18, 1));
+        if caps.admin {
+            menu.push((4, 10));
+        }
     }
     if has_challenges {
         menu.push((10, 2));
@@ -103,8 +113,12 @@ pub fn next_op(u: &mut Unstructured<'_>, s: &State) -> Result<Op> {
     if has_sessions {
         menu.extend([(20, 3), (10, 4), (6, 5), (3, 6), (4, 7), (3, 8), (3, 9)]);
     }
-    menu.push((if has_sessions || has_accounts { 14 } else { 2 }, 11));
-    menu.push((3, 12));
+    if caps.clock {
+        menu.push((if has_sessions || has_accounts { 14 } else { 2 }, 11));
+    }
+    if caps.otp {
+        menu.push((3, 12));
+    }
     let total: u32 = menu.iter().map(|(w, _)| w).sum();
     let mut pick = u.int_in_range(0..=total - 1)?;
     let mut kind = menu[0].1;
@@ -116,7 +130,14 @@ pub fn next_op(u: &mut Unstructured<'_>, s: &State) -> Result<Op> {
         pick -= w;
     }
     Ok(match kind {
-        0 => register(u, s)?,
+        0 => {
+            let mut op = register(u, s)?;
+            if let Op::Register { mfa, .. } = &mut op {
+                // Without our OTP provider nobody could read the codes.
+                *mfa &= caps.otp;
+            }
+            op
+        }
         1 => login(u, s)?,
         2 => Op::VerifyMfa {
             challenge: challenge_token(u, s)?,

@@ -1,15 +1,16 @@
 //! `authcheck`: the command line.
 //!
 //! ```text
-//! authcheck check [--cases N] [--seed S] [--store sqlite|memory] [--json]
-//! authcheck replay FILE...
+//! authcheck check [--cases N] [--seed S] [--target in-process|http|http://HOST:PORT]
+//!                 [--store sqlite|memory] [--json]
+//! authcheck replay FILE... [--target …]
 //! authcheck shrink FILE [-o OUT]
 //! authcheck promote ARTIFACT [--name SLUG] [--dir regressions/traces]
 //! ```
 //! Exit status: 0 no divergence, 1 a divergence (or a trace that fails), 2 usage error.
 
-use authcheck::campaign::{self, CheckOptions};
-use authcheck::driver::StoreKind;
+use authcheck::campaign::{self, CheckOptions, Target};
+use authcheck::driver::{HttpTarget, StoreKind};
 use authcheck::lockstep::{self, Actual};
 use authcheck::model::Params;
 use authcheck::trace::Trace;
@@ -38,9 +39,8 @@ enum Command {
         /// Seed of the campaign (case i uses seed S+i). Default: from the clock, printed.
         #[arg(long)]
         seed: Option<u64>,
-        /// Where the service keeps its state.
-        #[arg(long, value_enum, default_value_t = Store::Sqlite)]
-        store: Store,
+        #[command(flatten)]
+        target: TargetArgs,
         /// Longest generated trace, in operations.
         #[arg(long, default_value_t = 60)]
         max_ops: usize,
@@ -55,8 +55,8 @@ enum Command {
     Replay {
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        #[arg(long, value_enum, default_value_t = Store::Sqlite)]
-        store: Store,
+        #[command(flatten)]
+        target: TargetArgs,
     },
     /// Shrink a failing trace to a minimal one.
     Shrink {
@@ -64,8 +64,8 @@ enum Command {
         /// Output file (default: FILE with `.min.trace`).
         #[arg(short, long)]
         out: Option<PathBuf>,
-        #[arg(long, value_enum, default_value_t = Store::Sqlite)]
-        store: Store,
+        #[command(flatten)]
+        target: TargetArgs,
     },
     /// Turn a libFuzzer artifact of the lockstep target (or a trace) into a minimal, numbered
     /// regression trace.
@@ -77,9 +77,47 @@ enum Command {
         /// Where the trace goes.
         #[arg(long, default_value = "regressions/traces")]
         dir: PathBuf,
-        #[arg(long, value_enum, default_value_t = Store::Memory)]
-        store: Store,
+        #[command(flatten)]
+        target: TargetArgs,
     },
+}
+
+/// Which system to check.
+#[derive(clap::Args, Clone)]
+struct TargetArgs {
+    /// `in-process` (auth::Service in this process), `http` (an auth-server started for each
+    /// case, with test hooks and wiremock as its OTP provider), or `http://HOST:PORT` (a running
+    /// server, as a black box).
+    #[arg(long, default_value = "in-process")]
+    target: String,
+    /// Store of the in-process target.
+    #[arg(long, value_enum, default_value_t = Store::Sqlite)]
+    store: Store,
+    /// Admin token of an external server (without it, admin operations are left out).
+    #[arg(long)]
+    admin_token: Option<String>,
+    /// The auth-server binary for `--target http` (default: next to authcheck, else built).
+    #[arg(long)]
+    server_bin: Option<PathBuf>,
+}
+
+impl TargetArgs {
+    fn target(&self) -> Result<Target, String> {
+        match self.target.as_str() {
+            "in-process" => Ok(Target::InProcess(self.store.into())),
+            "http" => {
+                let server_bin = match &self.server_bin {
+                    Some(p) => p.clone(),
+                    None => authcheck::driver::http::find_server_bin()?,
+                };
+                Ok(Target::Http(HttpTarget::Managed { server_bin }))
+            }
+            url if url.starts_with("http://") || url.starts_with("https://") => {
+                Ok(Target::Http(HttpTarget::External { base: url.to_owned(), admin_token: self.admin_token.clone() }))
+            }
+            other => Err(format!("--target {other}: expected in-process, http or http://HOST:PORT")),
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -97,32 +135,18 @@ impl From<Store> for StoreKind {
     }
 }
 
-fn store_name(s: StoreKind) -> &'static str {
-    match s {
-        StoreKind::Sqlite => "sqlite",
-        StoreKind::Memory => "memory",
-    }
-}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Check {
-            cases,
-            seed,
-            store,
-            max_ops,
-            out_dir,
-            json,
-        } => check(cases, seed, store.into(), max_ops, &out_dir, json),
-        Command::Replay { files, store } => replay(&files, store.into()),
-        Command::Shrink { file, out, store } => shrink(&file, out, store.into()),
-        Command::Promote {
-            artifact,
-            name,
-            dir,
-            store,
-        } => promote(&artifact, name, &dir, store.into()),
+        Command::Check { cases, seed, target, max_ops, out_dir, json } => {
+            target.target().and_then(|t| check(cases, seed, &t, max_ops, &out_dir, json))
+        }
+        Command::Replay { files, target } => target.target().and_then(|t| replay(&files, &t)),
+        Command::Shrink { file, out, target } => target.target().and_then(|t| shrink(&file, out, &t)),
+        Command::Promote { artifact, name, dir, target } => {
+            target.target().and_then(|t| promote(&artifact, name, &dir, &t))
+        }
     };
     match result {
         Ok(code) => code,
@@ -136,7 +160,7 @@ fn main() -> ExitCode {
 fn check(
     cases: u64,
     seed: Option<u64>,
-    store: StoreKind,
+    target: &Target,
     max_ops: usize,
     out_dir: &Path,
     json: bool,
@@ -148,8 +172,8 @@ fn check(
             .unwrap_or(0)
     });
     println!(
-        "authcheck check: seed {seed}, {cases} cases, store {}",
-        store_name(store)
+        "authcheck check: seed {seed}, {cases} cases, {}",
+        target.args()
     );
     let bar = if std::io::stderr().is_terminal() {
         indicatif::ProgressBar::new(cases)
@@ -160,10 +184,14 @@ fn check(
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} cases  {per_sec}  eta {eta}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
+    let left_out = target.capabilities().left_out();
+    if !left_out.is_empty() {
+        println!("left out of generation (the target has no hooks for them): {}", left_out.join("; "));
+    }
     let opts = CheckOptions {
         cases,
         seed,
-        store,
+        target: target.clone(),
         max_ops,
         params: Params::default(),
     };
@@ -200,7 +228,7 @@ fn check(
             std::fs::create_dir_all(out_dir)
                 .map_err(|e| format!("cannot create {}: {e}", out_dir.display()))?;
             let file = out_dir.join(format!("seed-{}.trace", f.case_seed));
-            let trace = f.trace(store);
+            let trace = f.trace(target);
             std::fs::write(&file, trace.to_string())
                 .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
             println!();
@@ -219,14 +247,14 @@ fn check(
             println!();
             println!("minimal trace written to {}", file.display());
             println!(
-                "replay it:          cargo run --release -- replay {} --store {}",
+                "replay it:          cargo run --release -- replay {} {}",
                 file.display(),
-                store_name(store)
+                target.args()
             );
             println!(
-                "re-run the case:    cargo run --release -- check --seed {} --cases 1 --store {}",
+                "re-run the case:    cargo run --release -- check --seed {} --cases 1 {}",
                 f.case_seed,
-                store_name(store)
+                target.args()
             );
             failure_json = serde_json::json!({
                 "trace_file": file.display().to_string(),
@@ -245,7 +273,7 @@ fn check(
             "ops": summary.ops,
             "divergences": usize::from(summary.failure.is_some()),
             "seed": summary.seed,
-            "store": store_name(store),
+            "target": target.args(),
             "elapsed_ms": summary.elapsed.as_millis() as u64,
             "ops_per_sec": ops_per_sec.round(),
             "coverage": {
@@ -254,6 +282,7 @@ fn check(
                 "missing": missing,
             },
             "failure": failure_json,
+            "left_out": left_out,
         });
         println!("{line}");
     }
@@ -273,18 +302,18 @@ fn token_seed(trace: &Trace) -> u64 {
         .unwrap_or(0)
 }
 
-fn replay(files: &[PathBuf], store: StoreKind) -> Result<ExitCode, String> {
+fn replay(files: &[PathBuf], target: &Target) -> Result<ExitCode, String> {
     let mut failed = 0;
     for file in files {
         let trace = read_trace(file)?;
         let ops = trace.ops();
         let params = Params::default();
-        let run = campaign::run_ops(store, params, token_seed(&trace), &ops, None);
+        let run = campaign::run_ops(target, params, token_seed(&trace), &ops, None);
         println!(
-            "== {} ({} ops, store {})",
+            "== {} ({} ops, {})",
             file.display(),
             ops.len(),
-            store_name(store)
+            target.args()
         );
         let written: Vec<_> = trace.steps().map(|(_, e)| e.cloned()).collect();
         let mut file_mismatch = None;
@@ -336,16 +365,16 @@ fn replay(files: &[PathBuf], store: StoreKind) -> Result<ExitCode, String> {
     })
 }
 
-fn shrink(file: &Path, out: Option<PathBuf>, store: StoreKind) -> Result<ExitCode, String> {
+fn shrink(file: &Path, out: Option<PathBuf>, target: &Target) -> Result<ExitCode, String> {
     let trace = read_trace(file)?;
     let ops = trace.ops();
     let params = Params::default();
     let seed = token_seed(&trace);
-    let Some(failure) = campaign::run_ops(store, params, seed, &ops, None).failure else {
+    let Some(failure) = campaign::run_ops(target, params, seed, &ops, None).failure else {
         println!("{} passes: nothing to shrink", file.display());
         return Ok(ExitCode::SUCCESS);
     };
-    let (small, f) = campaign::shrink_failure(store, params, seed, &ops, failure);
+    let (small, f) = campaign::shrink_failure(target, params, seed, &ops, failure);
     let expected = lockstep::expectations(params, &small);
     let mut header: Vec<String> = trace
         .header()
@@ -382,7 +411,7 @@ fn promote(
     artifact: &Path,
     name: Option<String>,
     dir: &Path,
-    store: StoreKind,
+    target: &Target,
 ) -> Result<ExitCode, String> {
     let bytes =
         std::fs::read(artifact).map_err(|e| format!("cannot read {}: {e}", artifact.display()))?;
@@ -400,10 +429,10 @@ fn promote(
         ),
     };
     let params = Params::default();
-    let run = campaign::run_ops(store, params, seed, &ops, None);
+    let run = campaign::run_ops(target, params, seed, &ops, None);
     let (small, reproduces) = match run.failure {
         Some(failure) => {
-            let (small, f) = campaign::shrink_failure(store, params, seed, &ops, failure);
+            let (small, f) = campaign::shrink_failure(target, params, seed, &ops, failure);
             let what = format!(
                 "step {} `{}` expected `{}`, service answered `{}`",
                 f.step + 1,

@@ -1,6 +1,6 @@
 //! The CI-budget campaign reaches every outcome and every rejection reason of the DESIGN table.
 
-use authcheck::campaign::{check, CheckOptions};
+use authcheck::campaign::{check, CheckOptions, Target};
 use authcheck::coverage::Coverage;
 use authcheck::driver::StoreKind;
 
@@ -9,7 +9,7 @@ fn the_ci_budget_reaches_every_pair_of_the_design_table() {
     let opts = CheckOptions {
         cases: 150,
         seed: 42,
-        store: StoreKind::Memory,
+        target: Target::InProcess(StoreKind::Memory),
         ..CheckOptions::default()
     };
     let summary = check(&opts, |_| {});

@@ -2,7 +2,7 @@
 //! the service runs beside the model, and any divergence fails with its minimal trace. Fixed
 //! seeds, so CI is deterministic; the SQLite run includes deploys and restarts over the file.
 
-use authcheck::campaign::{run_ops, shrink_failure, CaseFailure};
+use authcheck::campaign::{run_ops, shrink_failure, CaseFailure, Target};
 use authcheck::driver::StoreKind;
 use authcheck::generate::generate;
 use authcheck::lockstep::expectations;
@@ -13,10 +13,11 @@ use proptest::test_runner::{Config, RngAlgorithm, RngSeed, TestRunner};
 fn check_bytes(store: StoreKind, bytes: &[u8]) -> Result<(), TestCaseError> {
     let params = Params::default();
     let ops = generate(&mut arbitrary::Unstructured::new(bytes), params, 60);
-    let run = run_ops(store, params, 1, &ops, None);
+    let target = Target::InProcess(store);
+    let run = run_ops(&target, params, 1, &ops, None);
     if let Some(failure) = run.failure {
         let original_len = failure.step + 1;
-        let (small, failure) = shrink_failure(store, params, 1, &ops, failure);
+        let (small, failure) = shrink_failure(&target, params, 1, &ops, failure);
         let expected = expectations(params, &small);
         let report = CaseFailure {
             case_seed: 1,
@@ -27,7 +28,7 @@ fn check_bytes(store: StoreKind, bytes: &[u8]) -> Result<(), TestCaseError> {
         };
         return Err(TestCaseError::fail(format!(
             "the service left the model:\n{}\nreplay: save the trace above and run `cargo run --release -- replay FILE`",
-            report.trace(store)
+            report.trace(&target)
         )));
     }
     Ok(())

@@ -1,7 +1,7 @@
 //! Every trace in `regressions/traces/` replays against the service (memory and SQLite): each
 //! step must equal the model, and the model must equal the expectation written in the file.
 
-use authcheck::campaign::run_ops;
+use authcheck::campaign::{run_ops, Target};
 use authcheck::driver::StoreKind;
 use authcheck::lockstep::expectations;
 use authcheck::model::Params;
@@ -48,7 +48,7 @@ fn every_trace_says_what_it_reproduces_and_expects_what_the_model_says() {
 fn every_trace_replays_against_the_service_on_both_stores() {
     for (name, trace) in traces() {
         for store in [StoreKind::Memory, StoreKind::Sqlite] {
-            let run = run_ops(store, Params::default(), 0, &trace.ops(), None);
+            let run = run_ops(&Target::InProcess(store), Params::default(), 0, &trace.ops(), None);
             assert!(
                 run.failure.is_none(),
                 "{name} on {store:?}: {:?}",

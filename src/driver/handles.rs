@@ -94,6 +94,11 @@ impl Handles {
         self.latest_generation.get(session).copied().unwrap_or(0)
     }
 
+    /// How many challenges were seen.
+    pub fn challenge_count(&self) -> usize {
+        self.challenges.len()
+    }
+
     pub fn code(&self, challenge: &Token) -> Option<&str> {
         match challenge {
             Token::Challenge(c) => self.codes.get(*c)?.as_deref(),

@@ -113,7 +113,7 @@ impl Sut {
                 password,
                 mfa,
             } => {
-                let destination = mfa.then(|| format!("otp:{user}"));
+                let destination = mfa.then(|| format!("otp:{}", h.challenge_count() + 1));
                 answer(
                     raw,
                     svc.register(user, password, destination.as_deref())

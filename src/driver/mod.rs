@@ -5,9 +5,12 @@
 //! is the next generation), so the comparison with the model tests the service, not the driver.
 
 mod handles;
+pub mod http;
 mod in_process;
+mod otp_mock;
 
 pub use handles::Handles;
+pub use http::{Capabilities, HttpDriver, HttpTarget};
 pub use in_process::{InProcess, StoreKind};
 
 use crate::model::{Op, Outcome};
@@ -33,4 +36,10 @@ impl std::fmt::Display for DriverError {
 /// A system under test, driven one operation at a time.
 pub trait Driver {
     fn apply(&mut self, op: &Op) -> Result<Outcome, DriverError>;
+}
+
+impl<D: Driver + ?Sized> Driver for Box<D> {
+    fn apply(&mut self, op: &Op) -> Result<Outcome, DriverError> {
+        (**self).apply(op)
+    }
 }
