@@ -2,7 +2,9 @@
 //! failing case is shrunk to a minimal trace. Used by `authcheck check` and by the tests.
 
 use crate::coverage::Coverage;
-use crate::driver::{Capabilities, Driver, DriverError, HttpDriver, HttpTarget, InProcess, StoreKind};
+use crate::driver::{
+    Capabilities, Driver, DriverError, HttpDriver, HttpTarget, InProcess, StoreKind,
+};
 use crate::generate::generate_for;
 use crate::lockstep::{self, Failure, Run};
 use crate::model::{Op, Outcome, Params};
@@ -175,7 +177,8 @@ pub fn shrink_failure(
     ops: &[Op],
     failure: Failure,
 ) -> (Vec<Op>, Failure) {
-    let mut oracle = |candidate: &[Op]| run_ops(target, params, token_seed, candidate, None).failure;
+    let mut oracle =
+        |candidate: &[Op]| run_ops(target, params, token_seed, candidate, None).failure;
     shrink(params, ops, failure, &mut oracle)
 }
 
@@ -199,7 +202,13 @@ pub fn check(opts: &CheckOptions, mut progress: impl FnMut(u64)) -> Summary {
         if opts.target.isolates_cases() {
             ops = isolate_names(&ops, &format!("-{nonce:x}-{case_seed:x}"));
         }
-        let run = run_ops(&opts.target, opts.params, case_seed, &ops, Some(&mut coverage));
+        let run = run_ops(
+            &opts.target,
+            opts.params,
+            case_seed,
+            &ops,
+            Some(&mut coverage),
+        );
         total_ops += run.steps.len() as u64;
         cases += 1;
         progress(cases);

@@ -77,11 +77,18 @@ pub fn generate(u: &mut Unstructured<'_>, params: Params, max_ops: usize) -> Vec
 }
 
 /// As [`generate`], leaving out what a target cannot do (no clock: no ticks; …).
-pub fn generate_for(u: &mut Unstructured<'_>, params: Params, max_ops: usize, caps: Capabilities) -> Vec<Op> {
+pub fn generate_for(
+    u: &mut Unstructured<'_>,
+    params: Params,
+    max_ops: usize,
+    caps: Capabilities,
+) -> Vec<Op> {
     let mut state = State::new(params);
     let mut ops = Vec::new();
     while ops.len() < max_ops && !u.is_empty() {
-        let Ok(op) = next_op(u, &state, caps) else { break };
+        let Ok(op) = next_op(u, &state, caps) else {
+            break;
+        };
         state.apply(&op);
         ops.push(op);
     }

@@ -113,9 +113,14 @@ impl TargetArgs {
                 Ok(Target::Http(HttpTarget::Managed { server_bin }))
             }
             url if url.starts_with("http://") || url.starts_with("https://") => {
-                Ok(Target::Http(HttpTarget::External { base: url.to_owned(), admin_token: self.admin_token.clone() }))
+                Ok(Target::Http(HttpTarget::External {
+                    base: url.to_owned(),
+                    admin_token: self.admin_token.clone(),
+                }))
             }
-            other => Err(format!("--target {other}: expected in-process, http or http://HOST:PORT")),
+            other => Err(format!(
+                "--target {other}: expected in-process, http or http://HOST:PORT"
+            )),
         }
     }
 }
@@ -135,18 +140,31 @@ impl From<Store> for StoreKind {
     }
 }
 
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Check { cases, seed, target, max_ops, out_dir, json } => {
-            target.target().and_then(|t| check(cases, seed, &t, max_ops, &out_dir, json))
-        }
+        Command::Check {
+            cases,
+            seed,
+            target,
+            max_ops,
+            out_dir,
+            json,
+        } => target
+            .target()
+            .and_then(|t| check(cases, seed, &t, max_ops, &out_dir, json)),
         Command::Replay { files, target } => target.target().and_then(|t| replay(&files, &t)),
-        Command::Shrink { file, out, target } => target.target().and_then(|t| shrink(&file, out, &t)),
-        Command::Promote { artifact, name, dir, target } => {
-            target.target().and_then(|t| promote(&artifact, name, &dir, &t))
+        Command::Shrink { file, out, target } => {
+            target.target().and_then(|t| shrink(&file, out, &t))
         }
+        Command::Promote {
+            artifact,
+            name,
+            dir,
+            target,
+        } => target
+            .target()
+            .and_then(|t| promote(&artifact, name, &dir, &t)),
     };
     match result {
         Ok(code) => code,
@@ -186,7 +204,10 @@ fn check(
     );
     let left_out = target.capabilities().left_out();
     if !left_out.is_empty() {
-        println!("left out of generation (the target has no hooks for them): {}", left_out.join("; "));
+        println!(
+            "left out of generation (the target has no hooks for them): {}",
+            left_out.join("; ")
+        );
     }
     let opts = CheckOptions {
         cases,

@@ -48,7 +48,13 @@ fn every_trace_says_what_it_reproduces_and_expects_what_the_model_says() {
 fn every_trace_replays_against_the_service_on_both_stores() {
     for (name, trace) in traces() {
         for store in [StoreKind::Memory, StoreKind::Sqlite] {
-            let run = run_ops(&Target::InProcess(store), Params::default(), 0, &trace.ops(), None);
+            let run = run_ops(
+                &Target::InProcess(store),
+                Params::default(),
+                0,
+                &trace.ops(),
+                None,
+            );
             assert!(
                 run.failure.is_none(),
                 "{name} on {store:?}: {:?}",

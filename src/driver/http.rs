@@ -35,7 +35,12 @@ pub struct Capabilities {
 }
 
 impl Capabilities {
-    pub const ALL: Capabilities = Capabilities { clock: true, lifecycle: true, otp: true, admin: true };
+    pub const ALL: Capabilities = Capabilities {
+        clock: true,
+        lifecycle: true,
+        otp: true,
+        admin: true,
+    };
 
     /// The kinds of operations these capabilities leave out, for the summary.
     pub fn left_out(&self) -> Vec<&'static str> {
@@ -62,7 +67,10 @@ pub enum HttpTarget {
     /// Start `auth-server` from this binary for every case.
     Managed { server_bin: PathBuf },
     /// A running server at this base URL (`http://host:port`).
-    External { base: String, admin_token: Option<String> },
+    External {
+        base: String,
+        admin_token: Option<String>,
+    },
 }
 
 impl HttpTarget {
@@ -187,7 +195,9 @@ impl HttpDriver {
     }
 
     fn start(&mut self, clock: u64) -> Result<(), DriverError> {
-        let Some(m) = self.managed.as_mut() else { return Ok(()) };
+        let Some(m) = self.managed.as_mut() else {
+            return Ok(());
+        };
         let fail = |e: String| DriverError::Service(e);
         let version = match m.version {
             Version::V1 => "v1",
@@ -199,8 +209,20 @@ impl HttpDriver {
         let mut child = Command::new(&m.server_bin)
             .args(["--listen", "127.0.0.1:0", "--test-hooks", "127.0.0.1:0"])
             .args(["--protocol", version, "--admin-token", ADMIN_TOKEN])
-            .args(["--clock-start", &clock.to_string(), "--seed", &seed.to_string()])
-            .args(["--argon2-memory-kib", "8", "--argon2-iterations", "1", "--argon2-parallelism", "1"])
+            .args([
+                "--clock-start",
+                &clock.to_string(),
+                "--seed",
+                &seed.to_string(),
+            ])
+            .args([
+                "--argon2-memory-kib",
+                "8",
+                "--argon2-iterations",
+                "1",
+                "--argon2-parallelism",
+                "1",
+            ])
             .args(["--otp-url", &m.otp_url])
             .arg("--db")
             .arg(m.dir.path().join("auth.db"))
@@ -210,7 +232,10 @@ impl HttpDriver {
             .stderr(Stdio::null())
             .spawn()
             .map_err(|e| fail(format!("cannot start {}: {e}", m.server_bin.display())))?;
-        let stdout = child.stdout.take().ok_or_else(|| fail("no stdout".into()))?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| fail("no stdout".into()))?;
         let mut lines = BufReader::new(stdout).lines();
         let mut line = || -> Result<String, DriverError> {
             lines
@@ -221,7 +246,10 @@ impl HttpDriver {
         let api = line()?;
         let hooks = line()?;
         self.base = format!("http://{api}");
-        self.hooks = Some(format!("http://{}", hooks.trim_start_matches("test-hooks ")));
+        self.hooks = Some(format!(
+            "http://{}",
+            hooks.trim_start_matches("test-hooks ")
+        ));
         m.child = Some(child);
         Ok(())
     }
@@ -243,32 +271,58 @@ impl HttpDriver {
     }
 
     fn now(&mut self) -> Result<u64, DriverError> {
-        let hooks = self.hooks.clone().ok_or_else(|| DriverError::Service("no test hooks".into()))?;
+        let hooks = self
+            .hooks
+            .clone()
+            .ok_or_else(|| DriverError::Service("no test hooks".into()))?;
         let client = self.client.clone();
         let v: Value = self
             .rt
-            .block_on(async { client.get(format!("{hooks}/__test/clock")).send().await?.json().await })
+            .block_on(async {
+                client
+                    .get(format!("{hooks}/__test/clock"))
+                    .send()
+                    .await?
+                    .json()
+                    .await
+            })
             .map_err(|e| DriverError::Service(format!("test hooks: {e}")))?;
-        v["now"].as_u64().ok_or_else(|| DriverError::Service("test hooks: no time".into()))
+        v["now"]
+            .as_u64()
+            .ok_or_else(|| DriverError::Service("test hooks: no time".into()))
     }
 
     fn advance(&mut self, seconds: u64) -> Result<(), DriverError> {
-        let hooks = self.hooks.clone().ok_or_else(|| DriverError::Service("no test hooks".into()))?;
+        let hooks = self
+            .hooks
+            .clone()
+            .ok_or_else(|| DriverError::Service("no test hooks".into()))?;
         let client = self.client.clone();
         self.rt
             .block_on(async {
-                client.post(format!("{hooks}/__test/clock")).json(&json!({ "advance_seconds": seconds })).send().await
+                client
+                    .post(format!("{hooks}/__test/clock"))
+                    .json(&json!({ "advance_seconds": seconds }))
+                    .send()
+                    .await
             })
             .map_err(|e| DriverError::Service(format!("test hooks: {e}")))?;
         Ok(())
     }
 
     /// Sends one request; returns status and JSON body (`Null` when empty).
-    fn send(&mut self, method: Method, path: &str, bearer: Option<&str>, body: Option<Value>) -> Result<(StatusCode, Value), DriverError> {
+    fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<Value>,
+    ) -> Result<(StatusCode, Value), DriverError> {
         let url = format!("{}{path}", self.base);
         let mut request = self.client.request(method.clone(), url);
         // A token that cannot be a header value cannot be presented: the request goes without.
-        let auth = bearer.and_then(|t| reqwest::header::HeaderValue::from_str(&format!("Bearer {t}")).ok());
+        let auth = bearer
+            .and_then(|t| reqwest::header::HeaderValue::from_str(&format!("Bearer {t}")).ok());
         if let Some(value) = &auth {
             request = request.header(reqwest::header::AUTHORIZATION, value.clone());
         }
@@ -280,10 +334,16 @@ impl HttpDriver {
             .block_on(async { request.send().await })
             .map_err(|e| DriverError::Service(format!("{method} {path}: {e}")))?;
         let status = response.status();
-        let headers: std::collections::BTreeMap<String, String> = ["content-type", "cache-control", "www-authenticate"]
-            .iter()
-            .filter_map(|h| Some((h.to_string(), response.headers().get(*h)?.to_str().ok()?.to_owned())))
-            .collect();
+        let headers: std::collections::BTreeMap<String, String> =
+            ["content-type", "cache-control", "www-authenticate"]
+                .iter()
+                .filter_map(|h| {
+                    Some((
+                        h.to_string(),
+                        response.headers().get(*h)?.to_str().ok()?.to_owned(),
+                    ))
+                })
+                .collect();
         let bytes = self
             .rt
             .block_on(async { response.bytes().await })
@@ -291,8 +351,11 @@ impl HttpDriver {
         let json = if bytes.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(&bytes)
-                .map_err(|_| DriverError::Violation(format!("{method} {path} answered {status} with a body that is not JSON")))?
+            serde_json::from_slice(&bytes).map_err(|_| {
+                DriverError::Violation(format!(
+                    "{method} {path} answered {status} with a body that is not JSON"
+                ))
+            })?
         };
         if let Some(log) = self.exchanges.as_mut() {
             log.push(Exchange {
@@ -306,17 +369,23 @@ impl HttpDriver {
             });
         }
         if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
-            return Err(DriverError::Service(format!("{method} {path} answered {status}: {json}")));
+            return Err(DriverError::Service(format!(
+                "{method} {path} answered {status}: {json}"
+            )));
         }
         Ok((status, json))
     }
 
     fn tokens(&mut self, new_session: bool, body: &Value) -> Result<Outcome, DriverError> {
         let field = |name: &str| {
-            body[name].as_str().ok_or_else(|| DriverError::Violation(format!("tokens without `{name}`: {body}")))
+            body[name]
+                .as_str()
+                .ok_or_else(|| DriverError::Violation(format!("tokens without `{name}`: {body}")))
         };
         if body["token_type"] != "Bearer" || body["expires_in"].as_u64().is_none() {
-            return Err(DriverError::Violation(format!("tokens body is not DESIGN's shape: {body}")));
+            return Err(DriverError::Violation(format!(
+                "tokens body is not DESIGN's shape: {body}"
+            )));
         }
         let issued = Issued {
             session_id: field("session_id")?,
@@ -329,7 +398,10 @@ impl HttpDriver {
             Ok(Outcome::Issued { session, aal })
         } else {
             let (session, generation) = self.handles.rotated(issued)?;
-            Ok(Outcome::Refreshed { session, generation })
+            Ok(Outcome::Refreshed {
+                session,
+                generation,
+            })
         }
     }
 
@@ -440,7 +512,10 @@ impl HttpDriver {
             if status.as_u16() == wanted {
                 Ok(())
             } else {
-                Err(DriverError::Violation(format!("{} answered {status}, DESIGN says {wanted}", op.kind_name())))
+                Err(DriverError::Violation(format!(
+                    "{} answered {status}, DESIGN says {wanted}",
+                    op.kind_name()
+                )))
             }
         };
         Ok(match op {
@@ -449,9 +524,9 @@ impl HttpDriver {
                 Outcome::Registered
             }
             Op::Login { .. } if status == StatusCode::ACCEPTED => {
-                let id = body["challenge_id"]
-                    .as_str()
-                    .ok_or_else(|| DriverError::Violation(format!("202 without challenge_id: {body}")))?;
+                let id = body["challenge_id"].as_str().ok_or_else(|| {
+                    DriverError::Violation(format!("202 without challenge_id: {body}"))
+                })?;
                 let code = self.managed.as_ref().and_then(|m| m.otp.last_code());
                 let challenge = self.handles.new_challenge(id, code)?;
                 Outcome::MfaRequired { challenge }
@@ -467,7 +542,13 @@ impl HttpDriver {
             Op::ChangePassword { .. } => {
                 expect(200)?;
                 match self.tokens(false, &body)? {
-                    Outcome::Refreshed { session, generation } => Outcome::PasswordChanged { session, generation },
+                    Outcome::Refreshed {
+                        session,
+                        generation,
+                    } => Outcome::PasswordChanged {
+                        session,
+                        generation,
+                    },
                     other => other,
                 }
             }
@@ -519,7 +600,9 @@ impl Op {
 }
 
 fn terminate(child: &mut Child) {
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
     for _ in 0..200 {
         if let Ok(Some(_)) = child.try_wait() {
             return;
@@ -546,7 +629,9 @@ fn rejection(op: &Op, status: StatusCode, body: &Value) -> Result<Reason, Driver
         Some("unknown") => Ok(TokenReason::Unknown),
         Some("expired") => Ok(TokenReason::Expired),
         Some("revoked") => Ok(TokenReason::Revoked),
-        other => Err(DriverError::Violation(format!("unauthorized with reason {other:?}"))),
+        other => Err(DriverError::Violation(format!(
+            "unauthorized with reason {other:?}"
+        ))),
     };
     let parsed = match error {
         "username_taken" => Reason::UsernameTaken,
@@ -566,15 +651,24 @@ fn rejection(op: &Op, status: StatusCode, body: &Value) -> Result<Reason, Driver
             Some("expired") => Grant::Expired,
             Some("revoked") => Grant::Revoked,
             Some("reuse") => Grant::Reuse,
-            other => return Err(DriverError::Violation(format!("invalid_grant with reason {other:?}"))),
+            other => {
+                return Err(DriverError::Violation(format!(
+                    "invalid_grant with reason {other:?}"
+                )))
+            }
         }),
         _ => {
-            return Err(DriverError::Violation(format!("{:?} answered {status} {body}", op.kind())));
+            return Err(DriverError::Violation(format!(
+                "{:?} answered {status} {body}",
+                op.kind()
+            )));
         }
     };
     let wanted = design_status(parsed);
     if status.as_u16() != wanted {
-        return Err(DriverError::Violation(format!("`{error}` came with {status}, DESIGN says {wanted}")));
+        return Err(DriverError::Violation(format!(
+            "`{error}` came with {status}, DESIGN says {wanted}"
+        )));
     }
     Ok(parsed)
 }
@@ -598,7 +692,9 @@ pub fn design_status(reason: Reason) -> u16 {
 fn percent_encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -628,9 +724,14 @@ pub fn find_server_bin() -> Result<PathBuf, String> {
         .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")))
         .status()
         .map_err(|e| format!("cannot run cargo to build auth-server: {e}"))?;
-    let dir = exe.ancestors().find(|d| d.file_name().is_some_and(|n| n == "debug" || n == "release"));
+    let dir = exe.ancestors().find(|d| {
+        d.file_name()
+            .is_some_and(|n| n == "debug" || n == "release")
+    });
     match (status.success(), dir) {
         (true, Some(dir)) if dir.join(&name).is_file() => Ok(dir.join(&name)),
-        _ => Err("auth-server not found; build it (`cargo build -p auth`) or set AUTH_SERVER_BIN".into()),
+        _ => Err(
+            "auth-server not found; build it (`cargo build -p auth`) or set AUTH_SERVER_BIN".into(),
+        ),
     }
 }

@@ -27,8 +27,16 @@ struct Check(OtpMock);
 impl OtpMock {
     /// Mounts `/send` and `/check` on `server`.
     pub async fn mount(&self, server: &MockServer) {
-        Mock::given(method("POST")).and(path("/send")).respond_with(Send(self.clone())).mount(server).await;
-        Mock::given(method("POST")).and(path("/check")).respond_with(Check(self.clone())).mount(server).await;
+        Mock::given(method("POST"))
+            .and(path("/send"))
+            .respond_with(Send(self.clone()))
+            .mount(server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/check"))
+            .respond_with(Check(self.clone()))
+            .mount(server)
+            .await;
     }
 
     pub fn set_mode(&self, mode: Upstream) {
@@ -48,7 +56,9 @@ impl OtpMock {
         match self.lock().mode {
             Upstream::Up => None,
             Upstream::Down => Some(ResponseTemplate::new(503)),
-            Upstream::Garbage => Some(ResponseTemplate::new(200).set_body_string("<html>gateway timeout</html>")),
+            Upstream::Garbage => {
+                Some(ResponseTemplate::new(200).set_body_string("<html>gateway timeout</html>"))
+            }
         }
     }
 }
