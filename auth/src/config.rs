@@ -74,6 +74,10 @@ pub struct Config {
     pub step_up_window: u64,
     pub protocol: Protocol,
     pub argon2: Argon2Cost,
+    /// A deliberate bug from DESIGN §5 (harness self-tests only).
+    #[cfg(feature = "flaws")]
+    #[serde(skip)]
+    pub flaw: Option<crate::flaws::Flaw>,
 }
 
 impl Default for Config {
@@ -90,6 +94,8 @@ impl Default for Config {
             step_up_window: 300,
             protocol: Protocol::V1,
             argon2: Argon2Cost::PRODUCTION,
+            #[cfg(feature = "flaws")]
+            flaw: None,
         }
     }
 }
@@ -106,5 +112,11 @@ impl Config {
     pub fn with_protocol(mut self, protocol: Protocol) -> Self {
         self.protocol = protocol;
         self
+    }
+
+    /// Whether `flaw` is switched on (always false without the `flaws` feature).
+    #[cfg(feature = "flaws")]
+    pub fn has(&self, flaw: crate::flaws::Flaw) -> bool {
+        self.flaw == Some(flaw)
     }
 }

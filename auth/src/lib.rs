@@ -12,6 +12,8 @@
 //! | [`clock`], [`rng`] | the injected clock and randomness |
 //! | [`http`] | the axum router speaking the HTTP API, and the test-hooks router |
 //! | [`error`] | [`AuthError`]: every rejection reason, comparable with `==` |
+//! | [`interleave`] | injectable interleaving points (concurrency tests choose interleavings) |
+//! | `flaws` | the DESIGN §5 flaw catalogue, only with the `flaws` cargo feature |
 //!
 //! The binary `auth-server` (src/bin) wires these to a socket.
 
@@ -19,7 +21,10 @@ pub mod clock;
 pub mod config;
 pub mod credentials;
 pub mod error;
+#[cfg(feature = "flaws")]
+pub mod flaws;
 pub mod http;
+pub mod interleave;
 pub mod otp;
 pub mod rng;
 pub mod rules;

@@ -8,6 +8,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::credentials::{canonical_username, prepared_password, PasswordHasherId};
 use crate::error::{AuthError, GrantError, StoreError, TokenError};
+use crate::interleave::Interleave;
 use crate::otp::OtpProvider;
 use crate::rng::TokenRng;
 use crate::rules::{self, RefreshDecision};
@@ -36,6 +37,11 @@ pub struct Service {
     key: TokenKey,
     /// Verified against when the username is unknown, so that answer takes as long as a real one.
     dummy_hash: String,
+    /// Where a concurrency test chooses interleavings (none in production).
+    interleave: Option<Arc<dyn Interleave>>,
+    /// `session-mixup`: a response buffer shared by all requests (the bug).
+    #[cfg(feature = "flaws")]
+    scratch: std::sync::Mutex<Option<Tokens>>,
 }
 
 /// The tokens of a session, as handed to the client.
@@ -114,7 +120,28 @@ impl Service {
             hasher,
             key,
             dummy_hash,
+            interleave: None,
+            #[cfg(feature = "flaws")]
+            scratch: std::sync::Mutex::new(None),
         })
+    }
+
+    /// Awaits `hook` at every interleaving point (see [`crate::interleave`]).
+    pub fn with_interleave(mut self, hook: Arc<dyn Interleave>) -> Self {
+        self.interleave = Some(hook);
+        self
+    }
+
+    async fn point(&self, at: &'static str) {
+        if let Some(hook) = &self.interleave {
+            hook.point(at).await;
+        }
+    }
+
+    /// Whether a DESIGN §5 flaw is switched on (never, without the `flaws` feature).
+    #[cfg(feature = "flaws")]
+    fn flawed(&self, flaw: crate::flaws::Flaw) -> bool {
+        self.cfg.has(flaw)
     }
 
     pub fn config(&self) -> &Config {
@@ -174,7 +201,9 @@ impl Service {
                 }
                 account.password_hash
             };
+            self.point("login.read").await;
             let password_ok = self.hasher.verify(password, &stored_hash);
+            self.point("login.verified").await;
 
             let mut tx = self.deps.store.begin()?;
             let Some(mut account) = tx.account(&name)? else {
@@ -207,6 +236,7 @@ impl Service {
                 let tokens = self.create_session(&mut *tx, &name, device, Aal::Aal1, now)?;
                 tx.commit()?;
                 tracing::info!(user = %name, session = %tokens.session_id, "login");
+                let tokens = self.respond(tokens).await;
                 return Ok(LoginOutcome::Issued(tokens));
             };
             tx.commit()?;
@@ -226,6 +256,7 @@ impl Service {
                 _ => return Err(AuthError::ChallengeExpired),
             }
         };
+        self.point("mfa.check").await;
         let approved = self
             .deps
             .otp
@@ -267,12 +298,38 @@ impl Service {
         if let Ok(tokens) = &result {
             tracing::info!(user = %challenge.username, session = %tokens.session_id, "login with MFA");
         }
-        result
+        match result {
+            Ok(tokens) => Ok(self.respond(tokens).await),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The last step of a login: hand the tokens back. (With `session-mixup` they go through a
+    /// buffer every request shares, and a concurrent login can overwrite them.)
+    async fn respond(&self, tokens: Tokens) -> Tokens {
+        #[cfg(feature = "flaws")]
+        if self.flawed(crate::flaws::Flaw::SessionMixup) {
+            *self.scratch.lock().unwrap_or_else(|p| p.into_inner()) = Some(tokens.clone());
+            self.point("login.respond").await;
+            let shared = self
+                .scratch
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            return shared.unwrap_or(tokens);
+        }
+        self.point("login.respond").await;
+        tokens
     }
 
     /// `Refresh(refresh_token)`: rotation, grace retry or reuse detection (rule 3).
     pub async fn refresh(&self, refresh_token: &str) -> Result<Tokens, AuthError> {
         let now = self.deps.clock.now();
+        self.point("refresh").await;
+        #[cfg(feature = "flaws")]
+        if self.flawed(crate::flaws::Flaw::RefreshRace) {
+            return self.refresh_check_then_act(refresh_token, now).await;
+        }
         let unknown = AuthError::InvalidGrant(GrantError::Unknown);
         let claim = self
             .key
@@ -311,6 +368,56 @@ impl Service {
         Ok(tokens)
     }
 
+    /// `refresh-race`: the decision is taken in one transaction and applied in another, with
+    /// `generation + 1` on the row as it is by then — two concurrent refreshes both rotate.
+    #[cfg(feature = "flaws")]
+    async fn refresh_check_then_act(
+        &self,
+        refresh_token: &str,
+        now: u64,
+    ) -> Result<Tokens, AuthError> {
+        let unknown = AuthError::InvalidGrant(GrantError::Unknown);
+        let claim = self
+            .key
+            .classify_refresh(refresh_token)
+            .ok_or(unknown.clone())?;
+        let (session_id, decision) = {
+            let mut tx = self.deps.store.begin()?;
+            let record = tx
+                .refresh_token(&digest(refresh_token))?
+                .ok_or(unknown.clone())?;
+            if !claim_matches(&claim, &record) {
+                return Err(unknown);
+            }
+            let session = tx.session(&record.session_id)?.ok_or(unknown.clone())?;
+            let decision = rules::refresh_decision(&session, record.generation, now, &self.cfg)
+                .map_err(AuthError::InvalidGrant)?;
+            (record.session_id, decision)
+        };
+        self.point("refresh.decided").await;
+        let mut tx = self.deps.store.begin()?;
+        let mut session = tx.session(&session_id)?.ok_or(unknown)?;
+        match decision {
+            RefreshDecision::Rotate => {
+                session.generation += 1;
+                session.rotated_at = Some(now);
+                session.token_format = self.cfg.protocol;
+                session.last_active = now;
+            }
+            RefreshDecision::GraceRetry => session.last_active = now,
+            RefreshDecision::Reuse => {
+                session.revoked = true;
+                tx.put_session(&session)?;
+                tx.commit()?;
+                return Err(AuthError::InvalidGrant(GrantError::Reuse));
+            }
+        }
+        tx.put_session(&session)?;
+        let tokens = self.issue(&mut *tx, &session, now)?;
+        tx.commit()?;
+        Ok(tokens)
+    }
+
     /// `Access(access_token)`.
     pub async fn access(&self, access_token: &str) -> Result<Principal, AuthError> {
         self.authorized_call(access_token, false).await
@@ -335,6 +442,7 @@ impl Service {
             self.password_hash_of(&mut *tx, &session.username)?
         };
         let password_ok = self.hasher.verify(password, &stored_hash);
+        self.point("reauth.verified").await;
         let mut tx = self.deps.store.begin()?;
         let mut session = self.authorize(&mut *tx, access_token, now)?;
         if !password_ok || self.password_hash_of(&mut *tx, &session.username)? != stored_hash {
@@ -350,6 +458,7 @@ impl Service {
     /// `Logout(access_token, scope)` (rule 5).
     pub async fn logout(&self, access_token: &str, scope: LogoutScope) -> Result<(), AuthError> {
         let now = self.deps.clock.now();
+        self.point("logout").await;
         let mut tx = self.deps.store.begin()?;
         let session = self.authorize(&mut *tx, access_token, now)?;
         for mut other in tx.sessions_of(&session.username)? {
@@ -414,6 +523,7 @@ impl Service {
             }
             let prepared = prepared_password(new_password).ok_or(AuthError::WeakPassword)?;
             let new_hash = self.hasher.hash(&prepared, &self.deps.rng);
+            self.point("password.verified").await;
 
             let mut tx = self.deps.store.begin()?;
             let mut session = self.authorize(&mut *tx, access_token, now)?;
@@ -505,6 +615,7 @@ impl Service {
         sensitive: bool,
     ) -> Result<Principal, AuthError> {
         let now = self.deps.clock.now();
+        self.point("access").await;
         let mut tx = self.deps.store.begin()?;
         let mut session = self.authorize(&mut *tx, access_token, now)?;
         if sensitive && !rules::step_up_satisfied(&session, now, &self.cfg) {
@@ -526,6 +637,7 @@ impl Service {
         destination: &str,
         now: u64,
     ) -> Result<LoginOutcome, AuthError> {
+        self.point("login.send").await;
         let upstream_ref = self.deps.otp.send(destination).await.map_err(|e| {
             tracing::warn!(error = %e, "OTP provider failed at send");
             AuthError::UpstreamUnavailable

@@ -251,22 +251,22 @@ impl Driver for InProcess {
 
 /// The service's configuration for the model's numbers at `version`.
 pub fn config(params: &Params, version: Version) -> Config {
-    Config {
-        access_ttl: params.access_ttl,
-        idle_timeout: params.idle_timeout,
-        absolute_timeout: params.absolute_timeout,
-        refresh_grace: params.refresh_grace,
-        lockout_threshold: params.lockout_threshold,
-        lockout_duration: params.lockout_duration,
-        mfa_challenge_ttl: params.mfa_challenge_ttl,
-        mfa_max_attempts: params.mfa_max_attempts,
-        step_up_window: params.step_up_window,
-        protocol: match version {
-            Version::V1 => Protocol::V1,
-            Version::V2 => Protocol::V2,
-        },
-        argon2: Argon2Cost::CHEAP,
-    }
+    let mut c = Config::for_tests();
+    c.access_ttl = params.access_ttl;
+    c.idle_timeout = params.idle_timeout;
+    c.absolute_timeout = params.absolute_timeout;
+    c.refresh_grace = params.refresh_grace;
+    c.lockout_threshold = params.lockout_threshold;
+    c.lockout_duration = params.lockout_duration;
+    c.mfa_challenge_ttl = params.mfa_challenge_ttl;
+    c.mfa_max_attempts = params.mfa_max_attempts;
+    c.step_up_window = params.step_up_window;
+    c.protocol = match version {
+        Version::V1 => Protocol::V1,
+        Version::V2 => Protocol::V2,
+    };
+    c.argon2 = Argon2Cost::CHEAP;
+    c
 }
 
 fn build(

@@ -1,0 +1,89 @@
+//! The flaw catalogue (DESIGN §5): realistic, update-style bugs that can be switched on one at a
+//! time, to prove the harness catches them. Compiled only with the `flaws` cargo feature, which
+//! is off by default and absent from release builds of the server.
+
+/// One flaw of DESIGN §5, by its id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Flaw {
+    NoRefreshGrace,
+    GraceAnyAncestor,
+    ReuseNotDetected,
+    LogoutKeepsRefresh,
+    PasswordChangeKeepsSessions,
+    DisabledCanRefresh,
+    TokenConfusion,
+    RefreshResetsAuthTime,
+    LockoutRawUsername,
+    LockoutNeverResets,
+    UsernameNormalizationChanged,
+    V2RejectsV1Tokens,
+    ExpiryOffByOne,
+    RefreshRace,
+    PasswordTruncated,
+    SessionMixup,
+}
+
+impl Flaw {
+    pub const ALL: [Flaw; 16] = [
+        Flaw::NoRefreshGrace,
+        Flaw::GraceAnyAncestor,
+        Flaw::ReuseNotDetected,
+        Flaw::LogoutKeepsRefresh,
+        Flaw::PasswordChangeKeepsSessions,
+        Flaw::DisabledCanRefresh,
+        Flaw::TokenConfusion,
+        Flaw::RefreshResetsAuthTime,
+        Flaw::LockoutRawUsername,
+        Flaw::LockoutNeverResets,
+        Flaw::UsernameNormalizationChanged,
+        Flaw::V2RejectsV1Tokens,
+        Flaw::ExpiryOffByOne,
+        Flaw::RefreshRace,
+        Flaw::PasswordTruncated,
+        Flaw::SessionMixup,
+    ];
+
+    pub fn id(self) -> &'static str {
+        match self {
+            Flaw::NoRefreshGrace => "no-refresh-grace",
+            Flaw::GraceAnyAncestor => "grace-any-ancestor",
+            Flaw::ReuseNotDetected => "reuse-not-detected",
+            Flaw::LogoutKeepsRefresh => "logout-keeps-refresh",
+            Flaw::PasswordChangeKeepsSessions => "password-change-keeps-sessions",
+            Flaw::DisabledCanRefresh => "disabled-can-refresh",
+            Flaw::TokenConfusion => "token-confusion",
+            Flaw::RefreshResetsAuthTime => "refresh-resets-auth-time",
+            Flaw::LockoutRawUsername => "lockout-raw-username",
+            Flaw::LockoutNeverResets => "lockout-never-resets",
+            Flaw::UsernameNormalizationChanged => "username-normalization-changed",
+            Flaw::V2RejectsV1Tokens => "v2-rejects-v1-tokens",
+            Flaw::ExpiryOffByOne => "expiry-off-by-one",
+            Flaw::RefreshRace => "refresh-race",
+            Flaw::PasswordTruncated => "password-truncated",
+            Flaw::SessionMixup => "session-mixup",
+        }
+    }
+
+    /// Whether the flaw only shows when requests run concurrently.
+    pub fn needs_concurrency(self) -> bool {
+        matches!(self, Flaw::RefreshRace | Flaw::SessionMixup)
+    }
+}
+
+impl std::str::FromStr for Flaw {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Flaw::ALL.into_iter().find(|f| f.id() == s).ok_or_else(|| {
+            format!(
+                "unknown flaw `{s}` (one of: {})",
+                Flaw::ALL.map(Flaw::id).join(", ")
+            )
+        })
+    }
+}
+
+impl std::fmt::Display for Flaw {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.id())
+    }
+}
