@@ -10,11 +10,13 @@
 //! | [`trace`] | the line-oriented trace file format (print ∘ parse = identity) |
 //! | [`coverage`] | which (op, outcome) pairs of the DESIGN table a campaign reached |
 //! | [`campaign`] | a seeded run of many cases, as `authcheck check` does it |
+//! | [`concurrent`] | concurrent lockstep: branches, linearizability against the model |
 //! | [`fuzzing`] | the entry points of the cargo-fuzz targets (also run by `cargo test`) |
 //!
 //! The CLI (`src/main.rs`) is a thin layer over [`campaign`], [`lockstep`] and [`shrink`].
 
 pub mod campaign;
+pub mod concurrent;
 pub mod coverage;
 pub mod driver;
 pub mod fuzzing;

@@ -168,6 +168,7 @@ impl Maps {
             Token::Challenge(c) => Token::Challenge(*self.challenges.get(c)?),
             Token::Truncated(inner) => Token::Truncated(Box::new(self.token(inner)?)),
             Token::Garbage(g) => Token::Garbage(g.clone()),
+            Token::Local { op, refresh } => Token::Local { op: *op, refresh: *refresh },
         })
     }
 
@@ -188,7 +189,7 @@ impl Maps {
 }
 
 /// `ops` without `range`, with handles remapped; `None` when nothing would change.
-fn remove(params: Params, ops: &[Op], range: std::ops::Range<usize>) -> Option<Vec<Op>> {
+pub(crate) fn remove(params: Params, ops: &[Op], range: std::ops::Range<usize>) -> Option<Vec<Op>> {
     // What each op created in the original run.
     let mut state = State::new(params);
     let old: Vec<Created> = ops

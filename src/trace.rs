@@ -31,6 +31,9 @@ pub enum Line {
         op: Op,
         expected: Option<Outcome>,
     },
+    /// `== branch`: the operations after it (to the next marker) run concurrently with the
+    /// other branches, after every operation before the first marker.
+    Branch,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -73,6 +76,23 @@ impl Trace {
         self.steps().map(|(op, _)| op.clone()).collect()
     }
 
+    /// For a concurrent trace: the sequential prefix and the branches.
+    pub fn branches(&self) -> Option<(Vec<Op>, Vec<Vec<Op>>)> {
+        let mut prefix = Vec::new();
+        let mut branches: Vec<Vec<Op>> = Vec::new();
+        for line in &self.lines {
+            match line {
+                Line::Branch => branches.push(Vec::new()),
+                Line::Step { op, .. } => match branches.last_mut() {
+                    Some(b) => b.push(op.clone()),
+                    None => prefix.push(op.clone()),
+                },
+                _ => {}
+            }
+        }
+        (!branches.is_empty()).then_some((prefix, branches))
+    }
+
     pub fn steps(&self) -> impl Iterator<Item = (&Op, Option<&Outcome>)> {
         self.lines.iter().filter_map(|l| match l {
             Line::Step { op, expected } => Some((op, expected.as_ref())),
@@ -110,6 +130,8 @@ impl Trace {
             let trimmed = raw.trim();
             if trimmed.is_empty() {
                 lines.push(Line::Blank);
+            } else if trimmed == "== branch" {
+                lines.push(Line::Branch);
             } else if trimmed.starts_with('#') {
                 lines.push(Line::Comment(raw.trim_end().to_owned()));
             } else {
@@ -142,6 +164,7 @@ impl fmt::Display for Trace {
             match line {
                 Line::Comment(c) => writeln!(f, "{c}")?,
                 Line::Blank => writeln!(f)?,
+                Line::Branch => writeln!(f, "== branch")?,
                 Line::Step { op, expected: None } => writeln!(f, "{op}")?,
                 Line::Step {
                     op,
@@ -180,6 +203,9 @@ impl fmt::Display for Token {
                 generation,
             } => write!(f, "forged-v2#{session}.{generation}"),
             Token::Garbage(s) => write!(f, "garbage:{}", quote(s)),
+            Token::Local { op, refresh } => {
+                write!(f, "local#{}.{op}", if *refresh { "refresh" } else { "access" })
+            }
         }
     }
 }
@@ -409,6 +435,15 @@ pub fn parse_token(word: &str) -> Result<Token, String> {
             session,
             generation,
         });
+    }
+    if let Some(rest) = word.strip_prefix("local#") {
+        let (kind, op) = rest.split_once('.').ok_or("expected local#access.N or local#refresh.N")?;
+        let refresh = match kind {
+            "access" => false,
+            "refresh" => true,
+            other => return Err(format!("unknown local token kind `{other}`")),
+        };
+        return Ok(Token::Local { op: number(op, "an op number")?, refresh });
     }
     if let Some(rest) = word.strip_prefix("forged-v2#") {
         let (session, generation) = pair(rest, "a forged token")?;

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use super::DriverError;
 
 /// What a service handed out, numbered in the order it was first seen.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Handles {
     session_ids: Vec<String>,
     session_index: HashMap<String, usize>,
@@ -94,6 +94,11 @@ impl Handles {
         self.latest_generation.get(session).copied().unwrap_or(0)
     }
 
+    /// A fingerprint of how many handles of each kind exist (for the concurrency checker's memo).
+    pub fn counts(&self) -> (usize, usize, usize, u64) {
+        (self.session_ids.len(), self.access.len(), self.challenges.len(), self.latest_generation.iter().sum())
+    }
+
     /// How many challenges were seen.
     pub fn challenge_count(&self) -> usize {
         self.challenges.len()
@@ -145,6 +150,7 @@ impl Handles {
                 format!("v2.{id}.{generation}.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
             }
             Token::Garbage(s) => s.clone(),
+            Token::Local { op, refresh } => format!("unresolved_local_{op}_{refresh}"),
         }
     }
 

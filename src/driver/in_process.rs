@@ -24,6 +24,51 @@ pub enum StoreKind {
 /// The clock the service starts at (the model counts from 0; only differences matter).
 pub const CLOCK_START: u64 = 1_700_000_000;
 
+/// A DESIGN §5 flaw to switch on in the service (uninhabited without the `flaws` feature).
+#[cfg(feature = "flaws")]
+pub type Flaw = auth::flaws::Flaw;
+#[cfg(not(feature = "flaws"))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flaw {}
+
+/// How concurrent branches run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// One thread; at every interleaving point of the service a seeded scheduler decides how
+    /// often the request yields, so the schedule seed replays the interleaving exactly.
+    Deterministic,
+    /// A multi-threaded runtime: real parallelism, not replayable.
+    Real,
+}
+
+/// The seeded scheduler the service awaits at its interleaving points (idle unless armed).
+#[derive(Default)]
+struct Scheduler {
+    rng: std::sync::Mutex<Option<rand_chacha::ChaCha20Rng>>,
+}
+
+impl Scheduler {
+    fn arm(&self, seed: Option<u64>) {
+        use rand_core::SeedableRng;
+        *self.rng.lock().unwrap_or_else(|p| p.into_inner()) = seed.map(rand_chacha::ChaCha20Rng::seed_from_u64);
+    }
+}
+
+impl auth::interleave::Interleave for Scheduler {
+    fn point(&self, _at: &'static str) -> auth::interleave::PointFuture<'_> {
+        use rand_core::RngCore;
+        let yields = match self.rng.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            Some(rng) => rng.next_u32() % 4,
+            None => 0,
+        };
+        Box::pin(async move {
+            for _ in 0..yields {
+                tokio::task::yield_now().await;
+            }
+        })
+    }
+}
+
 pub struct InProcess {
     rt: tokio::runtime::Runtime,
     sut: Sut,
@@ -39,7 +84,9 @@ struct Sut {
     clock: ManualClock,
     rng: Arc<TokenRng>,
     otp: Arc<MemoryOtpProvider>,
-    service: Service,
+    service: Arc<Service>,
+    scheduler: Arc<Scheduler>,
+    flaw: Option<Flaw>,
     handles: Handles,
     /// The last answer as the HTTP layer would send it: status and JSON body.
     last_answer: Option<(u16, serde_json::Value)>,
@@ -48,6 +95,11 @@ struct Sut {
 impl InProcess {
     /// A fresh service with an empty store, drawing tokens from `seed`.
     pub fn new(store_kind: StoreKind, params: Params, seed: u64) -> Result<Self, DriverError> {
+        Self::with_flaw(store_kind, params, seed, None)
+    }
+
+    /// As [`InProcess::new`], with a DESIGN §5 flaw switched on in the service.
+    pub fn with_flaw(store_kind: StoreKind, params: Params, seed: u64, flaw: Option<Flaw>) -> Result<Self, DriverError> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .map_err(|e| DriverError::Service(format!("cannot build a runtime: {e}")))?;
@@ -55,7 +107,8 @@ impl InProcess {
         let clock = ManualClock::new(CLOCK_START);
         let rng = Arc::new(TokenRng::seeded(seed));
         let otp = Arc::new(MemoryOtpProvider::new());
-        let service = build(&params, Version::V1, &store, &clock, &rng, &otp)?;
+        let scheduler = Arc::new(Scheduler::default());
+        let service = build(&params, Version::V1, flaw, &scheduler, &store, &clock, &rng, &otp)?;
         Ok(InProcess {
             rt,
             sut: Sut {
@@ -67,6 +120,8 @@ impl InProcess {
                 rng,
                 otp,
                 service,
+                scheduler,
+                flaw,
                 handles: Handles::default(),
                 last_answer: None,
             },
@@ -83,6 +138,136 @@ impl InProcess {
     pub fn handles(&self) -> &Handles {
         &self.sut.handles
     }
+
+    /// Runs `branches` concurrently against the service as it is now, and records every
+    /// operation's raw answer with its logical call and return times.
+    pub fn run_concurrent(
+        &mut self,
+        branches: &[Vec<Op>],
+        mode: Mode,
+        schedule_seed: u64,
+    ) -> Result<Vec<crate::concurrent::Event>, DriverError> {
+        use crate::concurrent::{Event, Raw};
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let ticks = Arc::new(AtomicU64::new(0));
+        let handles = Arc::new(self.sut.handles.clone());
+        let branch = |b: usize, ops: Vec<Op>| {
+            let (svc, otp, ticks, handles) = (self.sut.service.clone(), self.sut.otp.clone(), ticks.clone(), handles.clone());
+            async move {
+                let mut answers: Vec<Raw> = Vec::new();
+                let mut events = Vec::new();
+                for (index, op) in ops.into_iter().enumerate() {
+                    let call = ticks.fetch_add(1, Ordering::SeqCst);
+                    let raw = raw_call(&svc, &otp, &op, &handles, &answers).await;
+                    let ret = ticks.fetch_add(1, Ordering::SeqCst);
+                    answers.push(raw.clone());
+                    events.push(Event { branch: b, index, op, raw, call, ret });
+                }
+                events
+            }
+        };
+        let futures: Vec<_> = branches.iter().cloned().enumerate().map(|(b, ops)| branch(b, ops)).collect();
+        let fail = |e: String| DriverError::Service(e);
+        let per_branch: Vec<Vec<Event>> = match mode {
+            Mode::Deterministic => {
+                self.sut.scheduler.arm(Some(schedule_seed));
+                let out = self.rt.block_on(async {
+                    let mut set = tokio::task::JoinSet::new();
+                    for f in futures {
+                        set.spawn(f);
+                    }
+                    set.join_all().await
+                });
+                self.sut.scheduler.arm(None);
+                out
+            }
+            Mode::Real => {
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .build()
+                    .map_err(|e| fail(e.to_string()))?;
+                rt.block_on(async {
+                    let mut set = tokio::task::JoinSet::new();
+                    for f in futures {
+                        set.spawn(f);
+                    }
+                    set.join_all().await
+                })
+            }
+        };
+        let mut events: Vec<Event> = per_branch.into_iter().flatten().collect();
+        events.sort_by_key(|e| e.call);
+        Ok(events)
+    }
+}
+
+/// One operation against the service, its answer kept raw (concrete tokens and ids).
+async fn raw_call(
+    svc: &Service,
+    otp: &MemoryOtpProvider,
+    op: &Op,
+    handles: &Handles,
+    earlier: &[crate::concurrent::Raw],
+) -> crate::concurrent::Raw {
+    use crate::concurrent::Raw;
+    let render = |t: &model::Token| crate::concurrent::render_local(t, handles, earlier);
+    let tokens = |t: Tokens| Raw::Tokens {
+        session_id: t.session_id,
+        access: t.access_token,
+        refresh: t.refresh_token,
+        aal: aal(t.aal),
+    };
+    let done = |r: Result<(), AuthError>| r.map(|_| Raw::Done);
+    let result = match op {
+        Op::Register { user, password, mfa } => {
+            let destination = mfa.then(|| "otp:branch".to_owned());
+            svc.register(user, password, destination.as_deref()).await.map(|_| Raw::Registered)
+        }
+        Op::Login { user, password, device } => {
+            svc.login(user, password, &format!("device-{device}")).await.map(|o| match o {
+                LoginOutcome::Issued(t) => tokens(t),
+                LoginOutcome::MfaRequired { challenge_id } => {
+                    let code = otp.last_sent().map(|(_, c)| c);
+                    Raw::Challenge { id: challenge_id, code }
+                }
+            })
+        }
+        Op::VerifyMfa { challenge, code } => {
+            let right = handles.code(challenge).unwrap_or("000000").to_owned();
+            let code = if *code == Code::Right { right } else { wrong_code(&right) };
+            svc.verify_mfa(&render(challenge), &code).await.map(tokens)
+        }
+        Op::Refresh { token } => svc.refresh(&render(token)).await.map(tokens),
+        Op::Access { token } | Op::Sensitive { token } => {
+            let t = render(token);
+            let r = if matches!(op, Op::Access { .. }) { svc.access(&t).await } else { svc.sensitive(&t).await };
+            r.map(|p| Raw::Principal { username: p.username, aal: aal(p.aal), session_id: p.session_id })
+        }
+        Op::Reauthenticate { token, password } => done(svc.reauthenticate(&render(token), password).await),
+        Op::Logout { token, scope } => {
+            let scope = match scope {
+                model::Scope::Local => LogoutScope::Local,
+                model::Scope::Others => LogoutScope::Others,
+                model::Scope::Global => LogoutScope::Global,
+            };
+            done(svc.logout(&render(token), scope).await)
+        }
+        Op::Revoke { token } => done(svc.revoke(&render(token)).await),
+        Op::ChangePassword { token, old, new } => svc.change_password(&render(token), old, new).await.map(tokens),
+        Op::AdminDisable { user } => done(svc.admin_disable(user).await),
+        Op::AdminEnable { user } => done(svc.admin_enable(user).await),
+        Op::AdminUnlock { user } => done(svc.admin_unlock(user).await),
+        Op::Tick { .. } | Op::Deploy { .. } | Op::Restart | Op::UpstreamFault { .. } => {
+            return Raw::Failed(format!("`{op}` cannot run in a concurrent branch"));
+        }
+    };
+    match result {
+        Ok(raw) => raw,
+        Err(e) => match reason(&e) {
+            Ok(r) => Raw::Rejected(r),
+            Err(e) => Raw::Failed(e.to_string()),
+        },
+    }
 }
 
 impl Sut {
@@ -94,6 +279,8 @@ impl Sut {
         self.service = build(
             &self.params,
             version,
+            self.flaw,
+            &self.scheduler,
             &self.store,
             &self.clock,
             &self.rng,
@@ -269,16 +456,27 @@ pub fn config(params: &Params, version: Version) -> Config {
     c
 }
 
+#[allow(clippy::too_many_arguments)] // every part of a service, handed over once
 fn build(
     params: &Params,
     version: Version,
+    flaw: Option<Flaw>,
+    scheduler: &Arc<Scheduler>,
     store: &Arc<dyn Store>,
     clock: &ManualClock,
     rng: &Arc<TokenRng>,
     otp: &Arc<MemoryOtpProvider>,
-) -> Result<Service, DriverError> {
+) -> Result<Arc<Service>, DriverError> {
+    #[allow(unused_mut)] // assigned only with the `flaws` feature
+    let mut config = config(params, version);
+    #[cfg(feature = "flaws")]
+    {
+        config.flaw = flaw;
+    }
+    #[cfg(not(feature = "flaws"))]
+    let _ = flaw;
     Service::new(
-        config(params, version),
+        config,
         Deps {
             store: store.clone(),
             clock: Arc::new(clock.clone()),
@@ -286,6 +484,7 @@ fn build(
             otp: otp.clone(),
         },
     )
+    .map(|s| Arc::new(s.with_interleave(scheduler.clone())))
     .map_err(|e| DriverError::Service(e.to_string()))
 }
 

@@ -4,14 +4,14 @@
 //! (a session id it has not seen before is a new session; a refresh token it has not seen before
 //! is the next generation), so the comparison with the model tests the service, not the driver.
 
-mod handles;
+pub mod handles;
 pub mod http;
 mod in_process;
 mod otp_mock;
 
 pub use handles::Handles;
 pub use http::{Capabilities, HttpDriver, HttpTarget};
-pub use in_process::{InProcess, StoreKind};
+pub use in_process::{Flaw, InProcess, Mode, StoreKind};
 
 use crate::model::{Op, Outcome};
 

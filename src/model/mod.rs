@@ -30,7 +30,7 @@ pub use outcome::{design_table, Aal, Grant, Outcome, OutcomeKind, Reason, TokenR
 use std::collections::BTreeMap;
 
 /// The protocol's numbers (DESIGN §3 defaults).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Params {
     pub access_ttl: u64,
     pub idle_timeout: u64,
@@ -59,7 +59,7 @@ impl Default for Params {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Account {
     /// The OpaqueString-prepared password.
     pub password: String,
@@ -70,7 +70,7 @@ pub struct Account {
     pub locked_until: Option<u64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Session {
     /// Canonical username.
     pub user: String,
@@ -87,14 +87,14 @@ pub struct Session {
     pub revoked: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct AccessToken {
     pub session: usize,
     pub issued_at: u64,
     pub epoch: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Challenge {
     pub user: String,
     pub created_at: u64,
@@ -103,7 +103,7 @@ pub struct Challenge {
 }
 
 /// Everything the protocol remembers. Handles are indexes into the vectors.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Hash)]
 pub struct State {
     pub params: Params,
     pub now: u64,
@@ -190,6 +190,7 @@ impl State {
             Token::Challenge(c) => *c < self.challenges.len(),
             Token::Truncated(inner) => self.issued(inner),
             Token::Garbage(_) => true,
+            Token::Local { .. } => false,
         }
     }
 

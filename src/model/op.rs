@@ -20,6 +20,10 @@ pub enum Token {
     ForgedV2 { session: usize, generation: u64 },
     /// Anything at all.
     Garbage(String),
+    /// Only in a concurrent branch: the access (`refresh: false`) or refresh token that the
+    /// branch's own operation number `op` received. The concurrency checker resolves it to a
+    /// handle before the model sees it (the handle depends on the order being tried).
+    Local { op: usize, refresh: bool },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

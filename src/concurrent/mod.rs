@@ -1,0 +1,269 @@
+//! Concurrent lockstep: a sequential prefix, then two or three branches that run concurrently
+//! against the service; the recorded history must be linearizable with respect to the model.
+//!
+//! | file | what lives there |
+//! |---|---|
+//! | [`generate`] | prefix + conflict-seeking branches (same token, same user, logout while refreshing, …) |
+//! | [`linearize`] | the checker: WGL-style search with memoisation, partitioned by user |
+//! | [`shrink`] | drops branches, branch ops and prefix ops while the failure persists |
+//! | this file | raw answers, their abstraction, running one case, the campaign |
+//!
+//! Branch operations name prefix handles as usual, and their own branch's earlier results as
+//! `local#access.N` / `local#refresh.N` (resolved per candidate order by the checker).
+
+pub mod generate;
+pub mod linearize;
+pub mod shrink;
+
+use crate::driver::{DriverError, Flaw, Handles, InProcess, Mode, StoreKind};
+use crate::driver::handles::Issued;
+use crate::lockstep::{self, Failure};
+use crate::model::{Aal, Op, Outcome, Params, Reason, State, Token};
+use crate::trace::{Line, Trace};
+
+/// A raw answer of the service: concrete tokens and ids, before abstraction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Raw {
+    Registered,
+    Tokens { session_id: String, access: String, refresh: String, aal: Aal },
+    Challenge { id: String, code: Option<String> },
+    Principal { username: String, aal: Aal, session_id: String },
+    /// Reauthenticated, logged out, revoked, admin done.
+    Done,
+    Rejected(Reason),
+    /// The service failed (5xx, store error, panic).
+    Failed(String),
+}
+
+impl std::fmt::Display for Raw {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Raw::Tokens { session_id, .. } => write!(f, "tokens of session {session_id}"),
+            Raw::Principal { username, session_id, .. } => write!(f, "authorized {username:?} (session {session_id})"),
+            Raw::Challenge { .. } => write!(f, "mfa-required"),
+            Raw::Rejected(r) => write!(f, "{}", Outcome::Rejected(*r)),
+            other => write!(f, "{other:?}"),
+        }
+    }
+}
+
+/// One operation of a concurrent history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub branch: usize,
+    /// Position in its branch.
+    pub index: usize,
+    pub op: Op,
+    pub raw: Raw,
+    /// Logical invocation and response times: `a` happened before `b` iff `a.ret < b.call`.
+    pub call: u64,
+    pub ret: u64,
+}
+
+/// A concurrent case: what runs first, then what runs at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Case {
+    pub prefix: Vec<Op>,
+    pub branches: Vec<Vec<Op>>,
+}
+
+impl Case {
+    pub fn len(&self) -> usize {
+        self.prefix.len() + self.branches.iter().map(Vec::len).sum::<usize>()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// As a trace file: the prefix with its expectations, then `== branch` sections.
+    pub fn trace(&self, params: Params, header: &[String]) -> Trace {
+        let mut trace = Trace::new(header, &self.prefix, &lockstep::expectations(params, &self.prefix));
+        for branch in &self.branches {
+            trace.lines.push(Line::Branch);
+            trace.lines.extend(branch.iter().map(|op| Line::Step { op: op.clone(), expected: None }));
+        }
+        trace
+    }
+}
+
+/// The concrete string for a branch token: prefix handles from `handles`, local ones from the
+/// branch's earlier answers.
+pub fn render_local(token: &Token, handles: &Handles, earlier: &[Raw]) -> String {
+    match token {
+        Token::Local { op, refresh } => match earlier.get(*op) {
+            Some(Raw::Tokens { access, refresh: r, .. }) => if *refresh { r.clone() } else { access.clone() },
+            _ => format!("unresolved_local_{op}"),
+        },
+        Token::Truncated(inner) => {
+            let mut s = render_local(inner, handles, earlier);
+            s.pop();
+            s
+        }
+        other => handles.render(other),
+    }
+}
+
+/// The outcome a raw answer stands for, numbering new handles in `handles` (so the numbering
+/// follows whatever order the checker is trying).
+pub fn outcome_of(op: &Op, raw: &Raw, handles: &mut Handles) -> Result<Outcome, DriverError> {
+    Ok(match raw {
+        Raw::Registered => Outcome::Registered,
+        Raw::Tokens { session_id, access, refresh, aal } => {
+            let issued = Issued { session_id, access_token: access, refresh_token: refresh };
+            match op {
+                Op::Login { .. } | Op::VerifyMfa { .. } => {
+                    Outcome::Issued { session: handles.new_session(issued)?, aal: *aal }
+                }
+                Op::ChangePassword { .. } => {
+                    let (session, generation) = handles.rotated(issued)?;
+                    Outcome::PasswordChanged { session, generation }
+                }
+                _ => {
+                    let (session, generation) = handles.rotated(issued)?;
+                    Outcome::Refreshed { session, generation }
+                }
+            }
+        }
+        Raw::Challenge { id, code } => Outcome::MfaRequired { challenge: handles.new_challenge(id, code.clone())? },
+        Raw::Principal { username, aal, session_id } => Outcome::Authorized {
+            user: username.clone(),
+            aal: *aal,
+            session: handles.session(session_id)?,
+        },
+        Raw::Done => match op {
+            Op::Reauthenticate { .. } => Outcome::Reauthenticated,
+            Op::Logout { .. } => Outcome::LoggedOut,
+            Op::Revoke { .. } => Outcome::Revoked,
+            _ => Outcome::Done,
+        },
+        Raw::Rejected(r) => Outcome::Rejected(*r),
+        Raw::Failed(m) => return Err(DriverError::Service(m.clone())),
+    })
+}
+
+/// How one concurrent case ended.
+#[derive(Debug, Clone)]
+pub enum CaseResult {
+    Pass,
+    /// The sequential prefix already left the model.
+    Prefix(Failure),
+    /// No order of the concurrent operations explains the answers.
+    NotLinearizable { events: Vec<Event>, verdict: linearize::Verdict },
+}
+
+impl CaseResult {
+    pub fn failed(&self) -> bool {
+        !matches!(self, CaseResult::Pass)
+    }
+}
+
+/// Where a concurrent case runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Setup {
+    pub store: StoreKind,
+    pub params: Params,
+    pub mode: Mode,
+    pub flaw: Option<Flaw>,
+}
+
+/// Runs one case: the prefix in lockstep, then the branches concurrently, then the checker.
+pub fn run_case(setup: &Setup, case: &Case, token_seed: u64, schedule_seed: u64) -> Result<CaseResult, DriverError> {
+    let mut driver = InProcess::with_flaw(setup.store, setup.params, token_seed, setup.flaw)?;
+    let run = lockstep::run(&mut driver, setup.params, &case.prefix, None);
+    if let Some(f) = run.failure {
+        return Ok(CaseResult::Prefix(f));
+    }
+    let mut state = State::new(setup.params);
+    for op in &case.prefix {
+        state.apply(op);
+    }
+    let handles = driver.handles().clone();
+    let events = driver.run_concurrent(&case.branches, setup.mode, schedule_seed)?;
+    let verdict = linearize::check(&state, &handles, &events);
+    Ok(if verdict.linearizable {
+        CaseResult::Pass
+    } else {
+        CaseResult::NotLinearizable { events, verdict }
+    })
+}
+
+/// Whether a case fails under any of `tries` schedules (seeded; in real mode, just re-runs).
+pub fn fails(setup: &Setup, case: &Case, token_seed: u64, schedule_seed: u64, tries: u64) -> Option<(u64, CaseResult)> {
+    (0..tries).find_map(|i| {
+        let seed = schedule_seed.wrapping_add(i);
+        match run_case(setup, case, token_seed, seed) {
+            Ok(r) if r.failed() => Some((seed, r)),
+            _ => None,
+        }
+    })
+}
+
+/// A failing concurrent case, shrunk, with what replays it.
+#[derive(Debug, Clone)]
+pub struct ConcurrentFailure {
+    pub case_seed: u64,
+    pub schedule_seed: u64,
+    pub original_len: usize,
+    pub case: Case,
+    pub result: CaseResult,
+}
+
+/// Runs `cases` generated cases from `seed`; the first failure is shrunk.
+pub fn campaign(setup: &Setup, seed: u64, cases: u64, mut progress: impl FnMut(u64)) -> (u64, u64, Option<ConcurrentFailure>) {
+    // Two schedules per case (deterministic: both seeded and replayable); real mode re-runs.
+    let tries = if setup.mode == Mode::Real { 3 } else { 2 };
+    let mut ops = 0;
+    for i in 0..cases {
+        let case_seed = seed.wrapping_add(i);
+        let case = generate::case(case_seed, setup.params);
+        ops += case.len() as u64;
+        progress(i + 1);
+        if let Some((schedule_seed, _)) = fails(setup, &case, case_seed, case_seed, tries) {
+            let original_len = case.len();
+            let (case, schedule_seed, result) = shrink::shrink(setup, case, case_seed, schedule_seed);
+            return (i + 1, ops, Some(ConcurrentFailure { case_seed, schedule_seed, original_len, case, result }));
+        }
+    }
+    (cases, ops, None)
+}
+
+/// A human report of a failing case: the history and, per dead end, what the model expected.
+pub fn report(result: &CaseResult) -> String {
+    let mut out = String::new();
+    match result {
+        CaseResult::Pass => out.push_str("linearizable\n"),
+        CaseResult::Prefix(f) => {
+            out.push_str(&format!(
+                "the sequential prefix failed at step {}: `{}` expected `{}`, service answered `{}`\n",
+                f.step + 1,
+                f.op,
+                f.expected,
+                f.actual
+            ));
+        }
+        CaseResult::NotLinearizable { events, verdict } => {
+            out.push_str("history (logical call..return time, per branch):\n");
+            for e in events {
+                out.push_str(&format!("  [{:>2}..{:>2}] branch {} #{}: {}  →  {}\n", e.call, e.ret, e.branch + 1, e.index, e.op, e.raw));
+            }
+            out.push_str("no order of these operations is allowed by the model; every candidate order fails:\n");
+            for d in &verdict.dead_ends {
+                let order: Vec<String> = d.order.iter().map(|i| format!("b{}#{}", events[*i].branch + 1, events[*i].index)).collect();
+                out.push_str(&format!(
+                    "  after [{}]: b{}#{} `{}` — model expected `{}`, service answered `{}`\n",
+                    order.join(", "),
+                    events[d.event].branch + 1,
+                    events[d.event].index,
+                    d.op,
+                    d.expected,
+                    d.actual
+                ));
+            }
+            if verdict.more_dead_ends > 0 {
+                out.push_str(&format!("  … and {} more\n", verdict.more_dead_ends));
+            }
+        }
+    }
+    out
+}
