@@ -3,7 +3,7 @@
 
 use crate::coverage::Coverage;
 use crate::driver::{
-    Capabilities, Driver, DriverError, HttpDriver, HttpTarget, InProcess, StoreKind,
+    Capabilities, Driver, DriverError, Flaw, HttpDriver, HttpTarget, InProcess, StoreKind,
 };
 use crate::generate::generate_for;
 use crate::lockstep::{self, Failure, Run};
@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 pub enum Target {
     /// `auth::Service` in this process, over this store.
     InProcess(StoreKind),
+    /// The same, with a DESIGN §5 flaw switched on (needs the `flaws` feature).
+    Flawed(StoreKind, Flaw),
     /// The HTTP API of a server we start, or of one already running.
     Http(HttpTarget),
 }
@@ -33,13 +35,16 @@ impl Target {
     pub fn driver(&self, params: Params, seed: u64) -> Result<Box<dyn Driver>, DriverError> {
         Ok(match self {
             Target::InProcess(store) => Box::new(InProcess::new(*store, params, seed)?),
+            Target::Flawed(store, flaw) => {
+                Box::new(InProcess::with_flaw(*store, params, seed, Some(*flaw))?)
+            }
             Target::Http(http) => Box::new(HttpDriver::new(http, seed)?),
         })
     }
 
     pub fn capabilities(&self) -> Capabilities {
         match self {
-            Target::InProcess(_) => Capabilities::ALL,
+            Target::InProcess(_) | Target::Flawed(..) => Capabilities::ALL,
             Target::Http(http) => http.capabilities(),
         }
     }
@@ -49,6 +54,14 @@ impl Target {
         match self {
             Target::InProcess(StoreKind::Memory) => "--store memory".into(),
             Target::InProcess(StoreKind::Sqlite) => "--store sqlite".into(),
+            Target::Flawed(store, flaw) => {
+                let store = if *store == StoreKind::Memory {
+                    "memory"
+                } else {
+                    "sqlite"
+                };
+                format!("--store {store} --flaw {}", flaw_id(flaw))
+            }
             Target::Http(HttpTarget::Managed { .. }) => "--target http".into(),
             Target::Http(HttpTarget::External { base, .. }) => format!("--target {base}"),
         }
@@ -258,4 +271,15 @@ impl CaseFailure {
         ];
         Trace::new(&header, &self.ops, &self.expected)
     }
+}
+
+/// The DESIGN §5 id of a flaw.
+#[cfg(feature = "flaws")]
+pub fn flaw_id(flaw: &Flaw) -> &'static str {
+    flaw.id()
+}
+
+#[cfg(not(feature = "flaws"))]
+pub fn flaw_id(flaw: &Flaw) -> &'static str {
+    match *flaw {}
 }

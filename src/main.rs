@@ -10,7 +10,8 @@
 //! Exit status: 0 no divergence, 1 a divergence (or a trace that fails), 2 usage error.
 
 use authcheck::campaign::{self, CheckOptions, Target};
-use authcheck::driver::{HttpTarget, StoreKind};
+use authcheck::concurrent;
+use authcheck::driver::{HttpTarget, Mode, StoreKind};
 use authcheck::lockstep::{self, Actual};
 use authcheck::model::Params;
 use authcheck::trace::Trace;
@@ -50,6 +51,13 @@ enum Command {
         /// Print a JSON summary as the last line of stdout.
         #[arg(long)]
         json: bool,
+        /// Concurrent cases: a prefix, then 2–3 branches at once, checked for linearizability.
+        #[arg(long)]
+        concurrent: bool,
+        /// How concurrent branches run: `deterministic` (seeded interleavings, replayable) or
+        /// `real` (multi-threaded).
+        #[arg(long, value_enum, default_value_t = ModeArg::Deterministic)]
+        mode: ModeArg,
     },
     /// Replay trace files against the service, step by step, model beside service.
     Replay {
@@ -99,12 +107,45 @@ struct TargetArgs {
     /// The auth-server binary for `--target http` (default: next to authcheck, else built).
     #[arg(long)]
     server_bin: Option<PathBuf>,
+    /// Switch on a DESIGN §5 flaw in the in-process service (build with `--features flaws`).
+    #[arg(long)]
+    flaw: Option<String>,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum ModeArg {
+    Deterministic,
+    Real,
+}
+
+impl From<ModeArg> for Mode {
+    fn from(m: ModeArg) -> Self {
+        match m {
+            ModeArg::Deterministic => Mode::Deterministic,
+            ModeArg::Real => Mode::Real,
+        }
+    }
+}
+
+#[cfg(feature = "flaws")]
+fn parse_flaw(id: &str) -> Result<authcheck::driver::Flaw, String> {
+    id.parse()
+}
+
+#[cfg(not(feature = "flaws"))]
+fn parse_flaw(id: &str) -> Result<authcheck::driver::Flaw, String> {
+    Err(format!(
+        "--flaw {id}: this build has no flaws; run `cargo run --release --features flaws -- …`"
+    ))
 }
 
 impl TargetArgs {
     fn target(&self) -> Result<Target, String> {
         match self.target.as_str() {
-            "in-process" => Ok(Target::InProcess(self.store.into())),
+            "in-process" => match &self.flaw {
+                None => Ok(Target::InProcess(self.store.into())),
+                Some(id) => Ok(Target::Flawed(self.store.into(), parse_flaw(id)?)),
+            },
             "http" => {
                 let server_bin = match &self.server_bin {
                     Some(p) => p.clone(),
@@ -150,9 +191,15 @@ fn main() -> ExitCode {
             max_ops,
             out_dir,
             json,
-        } => target
-            .target()
-            .and_then(|t| check(cases, seed, &t, max_ops, &out_dir, json)),
+            concurrent,
+            mode,
+        } => target.target().and_then(|t| {
+            if concurrent {
+                check_concurrent(cases, seed, &t, mode.into(), &out_dir, json)
+            } else {
+                check(cases, seed, &t, max_ops, &out_dir, json)
+            }
+        }),
         Command::Replay { files, target } => target.target().and_then(|t| replay(&files, &t)),
         Command::Shrink { file, out, target } => {
             target.target().and_then(|t| shrink(&file, out, &t))
@@ -327,6 +374,31 @@ fn replay(files: &[PathBuf], target: &Target) -> Result<ExitCode, String> {
     let mut failed = 0;
     for file in files {
         let trace = read_trace(file)?;
+        if let Some((prefix, branches)) = trace.branches() {
+            println!(
+                "== {} (concurrent: {} prefix ops, {} branches, {})",
+                file.display(),
+                prefix.len(),
+                branches.len(),
+                target.args()
+            );
+            let setup = concurrent_setup(target, mode_of(&trace))?;
+            let schedule = trace
+                .header_value("schedule-seed")
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+            let case = concurrent::Case { prefix, branches };
+            let result = concurrent::run_case(&setup, &case, token_seed(&trace), schedule)
+                .map_err(|e| e.to_string())?;
+            print!("{}", concurrent::report(&result));
+            if result.failed() {
+                failed += 1;
+                println!("FAIL");
+            } else {
+                println!("PASS");
+            }
+            continue;
+        }
         let ops = trace.ops();
         let params = Params::default();
         let run = campaign::run_ops(target, params, token_seed(&trace), &ops, None);
@@ -515,4 +587,107 @@ fn slug_of(ops: &[authcheck::model::Op], reproduces: &str) -> String {
         }
     }
     slug.trim_matches('-').chars().take(60).collect()
+}
+
+fn mode_of(trace: &Trace) -> Mode {
+    match trace.header_value("mode").as_deref() {
+        Some("real") => Mode::Real,
+        _ => Mode::Deterministic,
+    }
+}
+
+/// Concurrent cases run in process (the interleaving points are inside the service).
+fn concurrent_setup(target: &Target, mode: Mode) -> Result<concurrent::Setup, String> {
+    let (store, flaw, http) = match target {
+        Target::InProcess(store) => (*store, None, None),
+        Target::Flawed(store, flaw) => (*store, Some(*flaw), None),
+        Target::Http(http) => {
+            if mode == Mode::Deterministic {
+                println!("over HTTP the server schedules its own requests: running in real mode");
+            }
+            (StoreKind::Sqlite, None, Some(http.clone()))
+        }
+    };
+    let mode = if http.is_some() { Mode::Real } else { mode };
+    Ok(concurrent::Setup {
+        store,
+        params: Params::default(),
+        mode,
+        flaw,
+        http,
+    })
+}
+
+fn check_concurrent(
+    cases: u64,
+    seed: Option<u64>,
+    target: &Target,
+    mode: Mode,
+    out_dir: &Path,
+    json: bool,
+) -> Result<ExitCode, String> {
+    let seed = seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    });
+    let setup = concurrent_setup(target, mode)?;
+    let mode_name = if setup.mode == Mode::Real {
+        "real"
+    } else {
+        "deterministic"
+    };
+    println!(
+        "authcheck check --concurrent: seed {seed}, {cases} cases, {mode_name} mode, {}",
+        target.args()
+    );
+    let start = std::time::Instant::now();
+    let (ran, ops, failure) = concurrent::campaign(&setup, seed, cases, |_| {});
+    let elapsed = start.elapsed();
+    println!("{ran} cases, {ops} ops in {:.2}s", elapsed.as_secs_f64());
+    let mut failure_json = serde_json::Value::Null;
+    let code = match failure {
+        None => {
+            println!("every history linearizable");
+            ExitCode::SUCCESS
+        }
+        Some(f) => {
+            std::fs::create_dir_all(out_dir).map_err(|e| e.to_string())?;
+            let file = out_dir.join(format!("concurrent-seed-{}.trace", f.case_seed));
+            let header = vec![
+                "authcheck concurrent trace".to_owned(),
+                "reproduces: a history no order of the operations explains (not linearizable)".to_owned(),
+                format!("found-by: authcheck check --concurrent --seed {} --cases 1 --mode {mode_name} {} (shrunk from {} ops)", f.case_seed, target.args(), f.original_len),
+                format!("token-seed: {}", f.case_seed),
+                format!("schedule-seed: {}", f.schedule_seed),
+                format!("mode: {mode_name}"),
+            ];
+            let trace = f.case.trace(Params::default(), &header);
+            std::fs::write(&file, trace.to_string()).map_err(|e| e.to_string())?;
+            println!();
+            print!("{trace}");
+            println!();
+            print!("{}", concurrent::report(&f.result));
+            println!();
+            println!("minimal trace written to {}", file.display());
+            println!(
+                "replay it:          cargo run --release -- replay {} {}",
+                file.display(),
+                target.args()
+            );
+            failure_json = serde_json::json!({ "trace_file": file.display().to_string(), "case_seed": f.case_seed, "schedule_seed": f.schedule_seed, "shrunk_len": f.case.len() });
+            ExitCode::from(1)
+        }
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "cases": ran, "ops": ops, "divergences": usize::from(!failure_json.is_null()), "seed": seed,
+                "elapsed_ms": elapsed.as_millis() as u64, "mode": mode_name, "failure": failure_json,
+            })
+        );
+    }
+    Ok(code)
 }

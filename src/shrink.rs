@@ -168,7 +168,10 @@ impl Maps {
             Token::Challenge(c) => Token::Challenge(*self.challenges.get(c)?),
             Token::Truncated(inner) => Token::Truncated(Box::new(self.token(inner)?)),
             Token::Garbage(g) => Token::Garbage(g.clone()),
-            Token::Local { op, refresh } => Token::Local { op: *op, refresh: *refresh },
+            Token::Local { op, refresh } => Token::Local {
+                op: *op,
+                refresh: *refresh,
+            },
         })
     }
 

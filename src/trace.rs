@@ -204,7 +204,11 @@ impl fmt::Display for Token {
             } => write!(f, "forged-v2#{session}.{generation}"),
             Token::Garbage(s) => write!(f, "garbage:{}", quote(s)),
             Token::Local { op, refresh } => {
-                write!(f, "local#{}.{op}", if *refresh { "refresh" } else { "access" })
+                write!(
+                    f,
+                    "local#{}.{op}",
+                    if *refresh { "refresh" } else { "access" }
+                )
             }
         }
     }
@@ -437,13 +441,18 @@ pub fn parse_token(word: &str) -> Result<Token, String> {
         });
     }
     if let Some(rest) = word.strip_prefix("local#") {
-        let (kind, op) = rest.split_once('.').ok_or("expected local#access.N or local#refresh.N")?;
+        let (kind, op) = rest
+            .split_once('.')
+            .ok_or("expected local#access.N or local#refresh.N")?;
         let refresh = match kind {
             "access" => false,
             "refresh" => true,
             other => return Err(format!("unknown local token kind `{other}`")),
         };
-        return Ok(Token::Local { op: number(op, "an op number")?, refresh });
+        return Ok(Token::Local {
+            op: number(op, "an op number")?,
+            refresh,
+        });
     }
     if let Some(rest) = word.strip_prefix("forged-v2#") {
         let (session, generation) = pair(rest, "a forged token")?;

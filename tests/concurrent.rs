@@ -7,7 +7,13 @@ use authcheck::driver::{Handles, Mode, StoreKind};
 use authcheck::model::{Op, Params, State, Token};
 
 fn setup(mode: Mode, store: StoreKind) -> Setup {
-    Setup { store, params: Params::default(), mode, flaw: None }
+    Setup {
+        store,
+        params: Params::default(),
+        mode,
+        flaw: None,
+        http: None,
+    }
 }
 
 #[test]
@@ -20,9 +26,31 @@ fn the_correct_service_is_linearizable_deterministic_and_real() {
     ] {
         let (_, _, failure) = campaign(&setup(mode, store), 0xc0c0, cases, |_| {});
         if let Some(f) = failure {
-            panic!("{mode:?}/{store:?}: {}\n{}", f.case.trace(Params::default(), &[]), concurrent::report(&f.result));
+            panic!(
+                "{mode:?}/{store:?}: {}\n{}",
+                f.case.trace(Params::default(), &[]),
+                concurrent::report(&f.result)
+            );
         }
     }
+}
+
+#[test]
+fn the_correct_server_is_linearizable_over_http() {
+    let bin = authcheck::driver::http::find_server_bin().unwrap();
+    let s = Setup {
+        http: Some(authcheck::driver::HttpTarget::Managed { server_bin: bin }),
+        ..setup(Mode::Real, StoreKind::Sqlite)
+    };
+    let (ran, _, failure) = campaign(&s, 0x4771, 25, |_| {});
+    if let Some(f) = failure {
+        panic!(
+            "{}\n{}",
+            f.case.trace(Params::default(), &[]),
+            concurrent::report(&f.result)
+        );
+    }
+    assert_eq!(ran, 25);
 }
 
 #[test]
@@ -31,9 +59,12 @@ fn a_deterministic_schedule_replays_exactly() {
     for seed in 0..20 {
         let case = concurrent::generate::case(seed, Params::default());
         let events = |_: ()| {
-            let mut driver = authcheck::driver::InProcess::new(StoreKind::Memory, s.params, seed).unwrap();
+            let mut driver =
+                authcheck::driver::InProcess::new(StoreKind::Memory, s.params, seed).unwrap();
             authcheck::lockstep::run(&mut driver, s.params, &case.prefix, None);
-            driver.run_concurrent(&case.branches, Mode::Deterministic, 99).unwrap()
+            driver
+                .run_concurrent(&case.branches, Mode::Deterministic, 99)
+                .unwrap()
         };
         assert_eq!(events(()), events(()), "case {seed}");
     }
@@ -45,35 +76,93 @@ fn the_checker_refuses_a_history_no_order_explains() {
     let params = Params::default();
     let mut driver = authcheck::driver::InProcess::new(StoreKind::Memory, params, 5).unwrap();
     let prefix = vec![
-        Op::Register { user: "alice".into(), password: "correct horse battery".into(), mfa: false },
-        Op::Login { user: "alice".into(), password: "correct horse battery".into(), device: 0 },
+        Op::Register {
+            user: "alice".into(),
+            password: "correct horse battery".into(),
+            mfa: false,
+        },
+        Op::Login {
+            user: "alice".into(),
+            password: "correct horse battery".into(),
+            device: 0,
+        },
     ];
     authcheck::lockstep::run(&mut driver, params, &prefix, None);
     let mut state = State::new(params);
     prefix.iter().for_each(|op| drop(state.apply(op)));
     let handles: Handles = driver.handles().clone();
-    let refresh = Op::Refresh { token: Token::Refresh { session: 0, generation: 0 } };
+    let refresh = Op::Refresh {
+        token: Token::Refresh {
+            session: 0,
+            generation: 0,
+        },
+    };
     let session_id = "s_x".to_owned();
-    let tokens = |r: &str, a: &str| Raw::Tokens { session_id: session_id.clone(), access: a.into(), refresh: r.into(), aal: authcheck::model::Aal::Aal1 };
+    let tokens = |r: &str, a: &str| Raw::Tokens {
+        session_id: session_id.clone(),
+        access: a.into(),
+        refresh: r.into(),
+        aal: authcheck::model::Aal::Aal1,
+    };
     // The real session id, so the answers name a known session.
-    let sid = match driver.run_concurrent(&[vec![Op::Access { token: Token::Access(0) }]], Mode::Deterministic, 1).unwrap()[0].raw.clone() {
+    let sid = match driver
+        .run_concurrent(
+            &[vec![Op::Access {
+                token: Token::Access(0),
+            }]],
+            Mode::Deterministic,
+            1,
+        )
+        .unwrap()[0]
+        .raw
+        .clone()
+    {
         Raw::Principal { session_id, .. } => session_id,
         other => panic!("{other:?}"),
     };
     let with_sid = |raw: Raw| match raw {
-        Raw::Tokens { access, refresh, aal, .. } => Raw::Tokens { session_id: sid.clone(), access, refresh, aal },
+        Raw::Tokens {
+            access,
+            refresh,
+            aal,
+            ..
+        } => Raw::Tokens {
+            session_id: sid.clone(),
+            access,
+            refresh,
+            aal,
+        },
         other => other,
     };
-    let ev = |branch, raw, call, ret| Event { branch, index: 0, op: refresh.clone(), raw, call, ret };
+    let ev = |branch, raw, call, ret| Event {
+        branch,
+        index: 0,
+        op: refresh.clone(),
+        raw,
+        call,
+        ret,
+    };
     // Concurrent R0 ∥ R0: one rotation and one grace retry with the same new token: fine.
-    let ok = [ev(0, with_sid(tokens("rt_new", "at_1")), 0, 3), ev(1, with_sid(tokens("rt_new", "at_2")), 1, 2)];
+    let ok = [
+        ev(0, with_sid(tokens("rt_new", "at_1")), 0, 3),
+        ev(1, with_sid(tokens("rt_new", "at_2")), 1, 2),
+    ];
     assert!(linearize::check(&state, &handles, &ok).linearizable);
     // Both rotated, to two different new tokens: no order explains it.
-    let race = [ev(0, with_sid(tokens("rt_a", "at_1")), 0, 3), ev(1, with_sid(tokens("rt_b", "at_2")), 1, 2)];
+    let race = [
+        ev(0, with_sid(tokens("rt_a", "at_1")), 0, 3),
+        ev(1, with_sid(tokens("rt_b", "at_2")), 1, 2),
+    ];
     let verdict = linearize::check(&state, &handles, &race);
     assert!(!verdict.linearizable);
     assert!(!verdict.dead_ends.is_empty());
-    let _ = (Case { prefix, branches: vec![] }, CaseResult::Pass);
+    let _ = (
+        Case {
+            prefix,
+            branches: vec![],
+        },
+        CaseResult::Pass,
+    );
 }
 
 #[cfg(feature = "flaws")]
@@ -82,7 +171,10 @@ mod flaws {
     use auth::flaws::Flaw;
 
     fn detections(flaw: Flaw) -> (usize, usize) {
-        let s = Setup { flaw: Some(flaw), ..setup(Mode::Deterministic, StoreKind::Memory) };
+        let s = Setup {
+            flaw: Some(flaw),
+            ..setup(Mode::Deterministic, StoreKind::Memory)
+        };
         let mut detected = 0;
         let mut longest = 0;
         for run in 0..20u64 {
@@ -98,7 +190,10 @@ mod flaws {
     #[test]
     fn refresh_race_is_caught_in_19_of_20_runs() {
         let (detected, longest) = detections(Flaw::RefreshRace);
-        assert!(detected >= 19, "refresh-race detected in {detected}/20 runs");
+        assert!(
+            detected >= 19,
+            "refresh-race detected in {detected}/20 runs"
+        );
         // DESIGN §5: register, login, refresh R0 ∥ refresh R0.
         assert!(longest <= 4, "shrunk to {longest} ops");
     }
@@ -106,7 +201,10 @@ mod flaws {
     #[test]
     fn session_mixup_is_caught_in_19_of_20_runs() {
         let (detected, longest) = detections(Flaw::SessionMixup);
-        assert!(detected >= 19, "session-mixup detected in {detected}/20 runs");
+        assert!(
+            detected >= 19,
+            "session-mixup detected in {detected}/20 runs"
+        );
         // DESIGN §5: two registrations, login A ∥ login B, two accesses.
         assert!(longest <= 6, "shrunk to {longest} ops");
     }

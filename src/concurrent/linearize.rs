@@ -39,7 +39,10 @@ const MAX_DEAD_ENDS: usize = 12;
 
 /// Checks `events` from the model state and driver handles the prefix left.
 pub fn check(state: &State, handles: &Handles, events: &[Event]) -> Verdict {
-    let mut verdict = Verdict { linearizable: true, ..Verdict::default() };
+    let mut verdict = Verdict {
+        linearizable: true,
+        ..Verdict::default()
+    };
     for part in partitions(state, events) {
         let mut search = Search {
             events,
@@ -50,7 +53,13 @@ pub fn check(state: &State, handles: &Handles, events: &[Event]) -> Verdict {
             explored: 0,
         };
         let mut order = Vec::new();
-        let ok = search.dfs(state.clone(), handles.clone(), &mut vec![false; part.len()], &mut HashMap::new(), &mut order);
+        let ok = search.dfs(
+            state.clone(),
+            handles.clone(),
+            &mut vec![false; part.len()],
+            &mut HashMap::new(),
+            &mut order,
+        );
         verdict.explored += search.explored;
         if ok {
             verdict.order.extend(order);
@@ -75,7 +84,9 @@ fn partitions(state: &State, events: &[Event]) -> Vec<Vec<usize>> {
             | Op::AdminDisable { user }
             | Op::AdminEnable { user }
             | Op::AdminUnlock { user } => Some(canonical(user).unwrap_or_else(|| user.clone())),
-            op => op.token().and_then(|t| token_user(state, t, e.branch, &key_of)),
+            op => op
+                .token()
+                .and_then(|t| token_user(state, t, e.branch, &key_of)),
         };
         key_of.insert((e.branch, e.index), key.clone());
         groups.entry(key).or_default().push(i);
@@ -83,7 +94,12 @@ fn partitions(state: &State, events: &[Event]) -> Vec<Vec<usize>> {
     groups.into_values().collect()
 }
 
-fn token_user(state: &State, t: &Token, branch: usize, keys: &HashMap<(usize, usize), Option<String>>) -> Option<String> {
+fn token_user(
+    state: &State,
+    t: &Token,
+    branch: usize,
+    keys: &HashMap<(usize, usize), Option<String>>,
+) -> Option<String> {
     let session_user = |s: usize| state.sessions.get(s).map(|x| x.user.clone());
     match t {
         Token::Access(k) => state.access.get(*k).and_then(|a| session_user(a.session)),
@@ -108,7 +124,14 @@ struct Search<'a> {
 type Created = HashMap<(usize, usize), (Option<usize>, Option<(usize, u64)>)>;
 
 impl Search<'_> {
-    fn dfs(&mut self, state: State, handles: Handles, done: &mut Vec<bool>, created: &mut Created, order: &mut Vec<usize>) -> bool {
+    fn dfs(
+        &mut self,
+        state: State,
+        handles: Handles,
+        done: &mut Vec<bool>,
+        created: &mut Created,
+        order: &mut Vec<usize>,
+    ) -> bool {
         self.explored += 1;
         if done.iter().all(|d| *d) {
             return true;
@@ -174,9 +197,17 @@ impl Search<'_> {
 fn made_by(outcome: &Outcome, after: &State) -> (Option<usize>, Option<(usize, u64)>) {
     match outcome {
         Outcome::Issued { session, .. } => (after.access.len().checked_sub(1), Some((*session, 0))),
-        Outcome::Refreshed { session, generation } | Outcome::PasswordChanged { session, generation } => {
-            (after.access.len().checked_sub(1), Some((*session, *generation)))
+        Outcome::Refreshed {
+            session,
+            generation,
         }
+        | Outcome::PasswordChanged {
+            session,
+            generation,
+        } => (
+            after.access.len().checked_sub(1),
+            Some((*session, *generation)),
+        ),
         _ => (None, None),
     }
 }
@@ -196,11 +227,16 @@ fn resolve_token(t: &Token, branch: usize, created: &Created) -> Token {
             let made = created.get(&(branch, *op));
             match (made, refresh) {
                 (Some((Some(k), _)), false) => Token::Access(*k),
-                (Some((_, Some((session, generation)))), true) => Token::Refresh { session: *session, generation: *generation },
+                (Some((_, Some((session, generation)))), true) => Token::Refresh {
+                    session: *session,
+                    generation: *generation,
+                },
                 _ => Token::Garbage(format!("unresolved_local_{op}")),
             }
         }
-        Token::Truncated(inner) => Token::Truncated(Box::new(resolve_token(inner, branch, created))),
+        Token::Truncated(inner) => {
+            Token::Truncated(Box::new(resolve_token(inner, branch, created)))
+        }
         other => other.clone(),
     }
 }

@@ -15,8 +15,8 @@ pub mod generate;
 pub mod linearize;
 pub mod shrink;
 
-use crate::driver::{DriverError, Flaw, Handles, InProcess, Mode, StoreKind};
 use crate::driver::handles::Issued;
+use crate::driver::{DriverError, Flaw, Handles, InProcess, Mode, StoreKind};
 use crate::lockstep::{self, Failure};
 use crate::model::{Aal, Op, Outcome, Params, Reason, State, Token};
 use crate::trace::{Line, Trace};
@@ -25,9 +25,21 @@ use crate::trace::{Line, Trace};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Raw {
     Registered,
-    Tokens { session_id: String, access: String, refresh: String, aal: Aal },
-    Challenge { id: String, code: Option<String> },
-    Principal { username: String, aal: Aal, session_id: String },
+    Tokens {
+        session_id: String,
+        access: String,
+        refresh: String,
+        aal: Aal,
+    },
+    Challenge {
+        id: String,
+        code: Option<String>,
+    },
+    Principal {
+        username: String,
+        aal: Aal,
+        session_id: String,
+    },
     /// Reauthenticated, logged out, revoked, admin done.
     Done,
     Rejected(Reason),
@@ -39,7 +51,11 @@ impl std::fmt::Display for Raw {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Raw::Tokens { session_id, .. } => write!(f, "tokens of session {session_id}"),
-            Raw::Principal { username, session_id, .. } => write!(f, "authorized {username:?} (session {session_id})"),
+            Raw::Principal {
+                username,
+                session_id,
+                ..
+            } => write!(f, "authorized {username:?} (session {session_id})"),
             Raw::Challenge { .. } => write!(f, "mfa-required"),
             Raw::Rejected(r) => write!(f, "{}", Outcome::Rejected(*r)),
             other => write!(f, "{other:?}"),
@@ -78,10 +94,17 @@ impl Case {
 
     /// As a trace file: the prefix with its expectations, then `== branch` sections.
     pub fn trace(&self, params: Params, header: &[String]) -> Trace {
-        let mut trace = Trace::new(header, &self.prefix, &lockstep::expectations(params, &self.prefix));
+        let mut trace = Trace::new(
+            header,
+            &self.prefix,
+            &lockstep::expectations(params, &self.prefix),
+        );
         for branch in &self.branches {
             trace.lines.push(Line::Branch);
-            trace.lines.extend(branch.iter().map(|op| Line::Step { op: op.clone(), expected: None }));
+            trace.lines.extend(branch.iter().map(|op| Line::Step {
+                op: op.clone(),
+                expected: None,
+            }));
         }
         trace
     }
@@ -92,7 +115,15 @@ impl Case {
 pub fn render_local(token: &Token, handles: &Handles, earlier: &[Raw]) -> String {
     match token {
         Token::Local { op, refresh } => match earlier.get(*op) {
-            Some(Raw::Tokens { access, refresh: r, .. }) => if *refresh { r.clone() } else { access.clone() },
+            Some(Raw::Tokens {
+                access, refresh: r, ..
+            }) => {
+                if *refresh {
+                    r.clone()
+                } else {
+                    access.clone()
+                }
+            }
             _ => format!("unresolved_local_{op}"),
         },
         Token::Truncated(inner) => {
@@ -109,24 +140,46 @@ pub fn render_local(token: &Token, handles: &Handles, earlier: &[Raw]) -> String
 pub fn outcome_of(op: &Op, raw: &Raw, handles: &mut Handles) -> Result<Outcome, DriverError> {
     Ok(match raw {
         Raw::Registered => Outcome::Registered,
-        Raw::Tokens { session_id, access, refresh, aal } => {
-            let issued = Issued { session_id, access_token: access, refresh_token: refresh };
+        Raw::Tokens {
+            session_id,
+            access,
+            refresh,
+            aal,
+        } => {
+            let issued = Issued {
+                session_id,
+                access_token: access,
+                refresh_token: refresh,
+            };
             match op {
-                Op::Login { .. } | Op::VerifyMfa { .. } => {
-                    Outcome::Issued { session: handles.new_session(issued)?, aal: *aal }
-                }
+                Op::Login { .. } | Op::VerifyMfa { .. } => Outcome::Issued {
+                    session: handles.new_session(issued)?,
+                    aal: *aal,
+                },
                 Op::ChangePassword { .. } => {
                     let (session, generation) = handles.rotated(issued)?;
-                    Outcome::PasswordChanged { session, generation }
+                    Outcome::PasswordChanged {
+                        session,
+                        generation,
+                    }
                 }
                 _ => {
                     let (session, generation) = handles.rotated(issued)?;
-                    Outcome::Refreshed { session, generation }
+                    Outcome::Refreshed {
+                        session,
+                        generation,
+                    }
                 }
             }
         }
-        Raw::Challenge { id, code } => Outcome::MfaRequired { challenge: handles.new_challenge(id, code.clone())? },
-        Raw::Principal { username, aal, session_id } => Outcome::Authorized {
+        Raw::Challenge { id, code } => Outcome::MfaRequired {
+            challenge: handles.new_challenge(id, code.clone())?,
+        },
+        Raw::Principal {
+            username,
+            aal,
+            session_id,
+        } => Outcome::Authorized {
             user: username.clone(),
             aal: *aal,
             session: handles.session(session_id)?,
@@ -149,7 +202,10 @@ pub enum CaseResult {
     /// The sequential prefix already left the model.
     Prefix(Failure),
     /// No order of the concurrent operations explains the answers.
-    NotLinearizable { events: Vec<Event>, verdict: linearize::Verdict },
+    NotLinearizable {
+        events: Vec<Event>,
+        verdict: linearize::Verdict,
+    },
 }
 
 impl CaseResult {
@@ -159,16 +215,40 @@ impl CaseResult {
 }
 
 /// Where a concurrent case runs.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Setup {
     pub store: StoreKind,
     pub params: Params,
     pub mode: Mode,
     pub flaw: Option<Flaw>,
+    /// Over HTTP instead of in process (real concurrency only: the server schedules itself).
+    pub http: Option<crate::driver::HttpTarget>,
 }
 
 /// Runs one case: the prefix in lockstep, then the branches concurrently, then the checker.
-pub fn run_case(setup: &Setup, case: &Case, token_seed: u64, schedule_seed: u64) -> Result<CaseResult, DriverError> {
+pub fn run_case(
+    setup: &Setup,
+    case: &Case,
+    token_seed: u64,
+    schedule_seed: u64,
+) -> Result<CaseResult, DriverError> {
+    if let Some(http) = &setup.http {
+        let mut driver = crate::driver::HttpDriver::new(http, token_seed)?;
+        let run = lockstep::run(&mut driver, setup.params, &case.prefix, None);
+        if let Some(f) = run.failure {
+            return Ok(CaseResult::Prefix(f));
+        }
+        let mut state = State::new(setup.params);
+        case.prefix.iter().for_each(|op| drop(state.apply(op)));
+        let handles = driver.handles().clone();
+        let events = driver.run_concurrent(&case.branches)?;
+        let verdict = linearize::check(&state, &handles, &events);
+        return Ok(if verdict.linearizable {
+            CaseResult::Pass
+        } else {
+            CaseResult::NotLinearizable { events, verdict }
+        });
+    }
     let mut driver = InProcess::with_flaw(setup.store, setup.params, token_seed, setup.flaw)?;
     let run = lockstep::run(&mut driver, setup.params, &case.prefix, None);
     if let Some(f) = run.failure {
@@ -189,7 +269,13 @@ pub fn run_case(setup: &Setup, case: &Case, token_seed: u64, schedule_seed: u64)
 }
 
 /// Whether a case fails under any of `tries` schedules (seeded; in real mode, just re-runs).
-pub fn fails(setup: &Setup, case: &Case, token_seed: u64, schedule_seed: u64, tries: u64) -> Option<(u64, CaseResult)> {
+pub fn fails(
+    setup: &Setup,
+    case: &Case,
+    token_seed: u64,
+    schedule_seed: u64,
+    tries: u64,
+) -> Option<(u64, CaseResult)> {
     (0..tries).find_map(|i| {
         let seed = schedule_seed.wrapping_add(i);
         match run_case(setup, case, token_seed, seed) {
@@ -210,9 +296,18 @@ pub struct ConcurrentFailure {
 }
 
 /// Runs `cases` generated cases from `seed`; the first failure is shrunk.
-pub fn campaign(setup: &Setup, seed: u64, cases: u64, mut progress: impl FnMut(u64)) -> (u64, u64, Option<ConcurrentFailure>) {
+pub fn campaign(
+    setup: &Setup,
+    seed: u64,
+    cases: u64,
+    mut progress: impl FnMut(u64),
+) -> (u64, u64, Option<ConcurrentFailure>) {
     // Two schedules per case (deterministic: both seeded and replayable); real mode re-runs.
-    let tries = if setup.mode == Mode::Real { 3 } else { 2 };
+    let tries = if setup.mode == Mode::Real || setup.http.is_some() {
+        3
+    } else {
+        2
+    };
     let mut ops = 0;
     for i in 0..cases {
         let case_seed = seed.wrapping_add(i);
@@ -221,8 +316,19 @@ pub fn campaign(setup: &Setup, seed: u64, cases: u64, mut progress: impl FnMut(u
         progress(i + 1);
         if let Some((schedule_seed, _)) = fails(setup, &case, case_seed, case_seed, tries) {
             let original_len = case.len();
-            let (case, schedule_seed, result) = shrink::shrink(setup, case, case_seed, schedule_seed);
-            return (i + 1, ops, Some(ConcurrentFailure { case_seed, schedule_seed, original_len, case, result }));
+            let (case, schedule_seed, result) =
+                shrink::shrink(setup, case, case_seed, schedule_seed);
+            return (
+                i + 1,
+                ops,
+                Some(ConcurrentFailure {
+                    case_seed,
+                    schedule_seed,
+                    original_len,
+                    case,
+                    result,
+                }),
+            );
         }
     }
     (cases, ops, None)
@@ -245,11 +351,23 @@ pub fn report(result: &CaseResult) -> String {
         CaseResult::NotLinearizable { events, verdict } => {
             out.push_str("history (logical call..return time, per branch):\n");
             for e in events {
-                out.push_str(&format!("  [{:>2}..{:>2}] branch {} #{}: {}  →  {}\n", e.call, e.ret, e.branch + 1, e.index, e.op, e.raw));
+                out.push_str(&format!(
+                    "  [{:>2}..{:>2}] branch {} #{}: {}  →  {}\n",
+                    e.call,
+                    e.ret,
+                    e.branch + 1,
+                    e.index,
+                    e.op,
+                    e.raw
+                ));
             }
             out.push_str("no order of these operations is allowed by the model; every candidate order fails:\n");
             for d in &verdict.dead_ends {
-                let order: Vec<String> = d.order.iter().map(|i| format!("b{}#{}", events[*i].branch + 1, events[*i].index)).collect();
+                let order: Vec<String> = d
+                    .order
+                    .iter()
+                    .map(|i| format!("b{}#{}", events[*i].branch + 1, events[*i].index))
+                    .collect();
                 out.push_str(&format!(
                     "  after [{}]: b{}#{} `{}` — model expected `{}`, service answered `{}`\n",
                     order.join(", "),

@@ -96,7 +96,12 @@ impl Handles {
 
     /// A fingerprint of how many handles of each kind exist (for the concurrency checker's memo).
     pub fn counts(&self) -> (usize, usize, usize, u64) {
-        (self.session_ids.len(), self.access.len(), self.challenges.len(), self.latest_generation.iter().sum())
+        (
+            self.session_ids.len(),
+            self.access.len(),
+            self.challenges.len(),
+            self.latest_generation.iter().sum(),
+        )
     }
 
     /// How many challenges were seen.

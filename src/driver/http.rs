@@ -581,6 +581,268 @@ impl HttpDriver {
     }
 }
 
+/// The method, path, bearer token and JSON body DESIGN's API uses for `op` (`None` for ops that
+/// are not requests).
+fn request_for(
+    op: &Op,
+    render: &dyn Fn(&crate::model::Token) -> String,
+    code: Option<String>,
+    destination: u64,
+) -> Option<(Method, String, Option<String>, Option<Value>)> {
+    Some(match op {
+        Op::Register {
+            user,
+            password,
+            mfa,
+        } => {
+            let mut body = json!({ "username": user, "password": password });
+            if *mfa {
+                body["mfa_destination"] = json!(format!("otp:{destination}"));
+            }
+            (Method::POST, "/v1/accounts".into(), None, Some(body))
+        }
+        Op::Login {
+            user,
+            password,
+            device,
+        } => (
+            Method::POST,
+            "/v1/session/login".into(),
+            None,
+            Some(
+                json!({ "username": user, "password": password, "device": format!("device-{device}") }),
+            ),
+        ),
+        Op::VerifyMfa {
+            challenge,
+            code: which,
+        } => {
+            let right = code.unwrap_or_else(|| "000000".into());
+            let code = match which {
+                Code::Right => right,
+                Code::Wrong if right == "000000" => "000001".into(),
+                Code::Wrong => "000000".into(),
+            };
+            (
+                Method::POST,
+                "/v1/session/mfa".into(),
+                None,
+                Some(json!({ "challenge_id": render(challenge), "code": code })),
+            )
+        }
+        Op::Refresh { token } => (
+            Method::POST,
+            "/v1/session/refresh".into(),
+            None,
+            Some(json!({ "refresh_token": render(token) })),
+        ),
+        Op::Access { token } => (Method::GET, "/v1/session".into(), Some(render(token)), None),
+        Op::Sensitive { token } => (
+            Method::POST,
+            "/v1/session/sensitive".into(),
+            Some(render(token)),
+            None,
+        ),
+        Op::Reauthenticate { token, password } => (
+            Method::POST,
+            "/v1/session/reauth".into(),
+            Some(render(token)),
+            Some(json!({ "password": password })),
+        ),
+        Op::Logout { token, scope } => {
+            let scope = match scope {
+                Scope::Local => "local",
+                Scope::Others => "others",
+                Scope::Global => "global",
+            };
+            (
+                Method::POST,
+                "/v1/session/logout".into(),
+                Some(render(token)),
+                Some(json!({ "scope": scope })),
+            )
+        }
+        Op::Revoke { token } => (
+            Method::POST,
+            "/v1/oauth/revoke".into(),
+            None,
+            Some(json!({ "token": render(token) })),
+        ),
+        Op::ChangePassword { token, old, new } => (
+            Method::POST,
+            "/v1/session/password".into(),
+            Some(render(token)),
+            Some(json!({ "old_password": old, "new_password": new })),
+        ),
+        Op::AdminDisable { user } | Op::AdminEnable { user } | Op::AdminUnlock { user } => {
+            let action = match op {
+                Op::AdminDisable { .. } => "disable",
+                Op::AdminEnable { .. } => "enable",
+                _ => "unlock",
+            };
+            (
+                Method::POST,
+                format!("/v1/admin/users/{}/{action}", percent_encode(user)),
+                None,
+                None,
+            )
+        }
+        Op::Tick { .. } | Op::Deploy { .. } | Op::Restart | Op::UpstreamFault { .. } => {
+            return None
+        }
+    })
+}
+
+impl HttpDriver {
+    /// Runs `branches` concurrently against the server (real concurrency: the server schedules
+    /// its own requests) and records every operation's raw answer with logical times.
+    pub fn run_concurrent(
+        &mut self,
+        branches: &[Vec<Op>],
+    ) -> Result<Vec<crate::concurrent::Event>, DriverError> {
+        use crate::concurrent::{render_local, Event, Raw};
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let ticks = std::sync::Arc::new(AtomicU64::new(0));
+        let handles = std::sync::Arc::new(self.handles.clone());
+        let last_code = self.managed.as_ref().map(|m| m.otp.clone());
+        let futures = branches.iter().cloned().enumerate().map(|(b, ops)| {
+            let (client, base, admin, ticks, handles, otp) = (
+                self.client.clone(),
+                self.base.clone(),
+                self.admin_token.clone(),
+                ticks.clone(),
+                handles.clone(),
+                last_code.clone(),
+            );
+            async move {
+                let mut answers: Vec<Raw> = Vec::new();
+                let mut events = Vec::new();
+                for (index, op) in ops.into_iter().enumerate() {
+                    let render = |t: &crate::model::Token| render_local(t, &handles, &answers);
+                    let call = ticks.fetch_add(1, Ordering::SeqCst);
+                    let raw = match request_for(
+                        &op,
+                        &render,
+                        op.token().and_then(|t| handles.code(t)).map(str::to_owned),
+                        0,
+                    ) {
+                        None => Raw::Failed(format!("`{op}` cannot run in a concurrent branch")),
+                        Some((method, path, bearer, body)) => {
+                            let bearer = if path.starts_with("/v1/admin/") {
+                                admin.clone()
+                            } else {
+                                bearer
+                            };
+                            let mut request = client.request(method, format!("{base}{path}"));
+                            if let Some(v) = bearer.and_then(|t| {
+                                reqwest::header::HeaderValue::from_str(&format!("Bearer {t}")).ok()
+                            }) {
+                                request = request.header(reqwest::header::AUTHORIZATION, v);
+                            }
+                            if let Some(body) = body {
+                                request = request.json(&body);
+                            }
+                            match request.send().await {
+                                Err(e) => Raw::Failed(e.to_string()),
+                                Ok(r) => {
+                                    let status = r.status();
+                                    let body: Value = r.json().await.unwrap_or(Value::Null);
+                                    raw_from_http(
+                                        &op,
+                                        status,
+                                        &body,
+                                        otp.as_ref().and_then(|o| o.last_code()),
+                                    )
+                                }
+                            }
+                        }
+                    };
+                    let ret = ticks.fetch_add(1, Ordering::SeqCst);
+                    answers.push(raw.clone());
+                    events.push(Event {
+                        branch: b,
+                        index,
+                        op,
+                        raw,
+                        call,
+                        ret,
+                    });
+                }
+                events
+            }
+        });
+        let per_branch: Vec<Vec<Event>> = self.rt.block_on(async {
+            let mut set = tokio::task::JoinSet::new();
+            for f in futures {
+                set.spawn(f);
+            }
+            set.join_all().await
+        });
+        let mut events: Vec<Event> = per_branch.into_iter().flatten().collect();
+        events.sort_by_key(|e| e.call);
+        Ok(events)
+    }
+
+    /// The handles seen so far.
+    pub fn handles(&self) -> &Handles {
+        &self.handles
+    }
+}
+
+/// A raw answer from an HTTP answer.
+fn raw_from_http(
+    op: &Op,
+    status: StatusCode,
+    body: &Value,
+    code: Option<String>,
+) -> crate::concurrent::Raw {
+    use crate::concurrent::Raw;
+    if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
+        return Raw::Failed(format!("{status}: {body}"));
+    }
+    if !status.is_success() {
+        return match rejection(op, status, body) {
+            Ok(r) => Raw::Rejected(r),
+            Err(e) => Raw::Failed(e.to_string()),
+        };
+    }
+    let s = |k: &str| body[k].as_str().unwrap_or_default().to_owned();
+    let aal = |b: &Value| {
+        if b["aal"] == "aal2" {
+            Aal::Aal2
+        } else {
+            Aal::Aal1
+        }
+    };
+    match (op, status.as_u16()) {
+        (Op::Register { .. }, 201) => Raw::Registered,
+        (Op::Login { .. }, 202) => Raw::Challenge {
+            id: s("challenge_id"),
+            code,
+        },
+        (_, 200) if body.get("refresh_token").is_some() => Raw::Tokens {
+            session_id: s("session_id"),
+            access: s("access_token"),
+            refresh: s("refresh_token"),
+            aal: aal(body),
+        },
+        (Op::Access { .. } | Op::Sensitive { .. }, 200) => Raw::Principal {
+            username: s("username"),
+            aal: aal(body),
+            session_id: s("session_id"),
+        },
+        (Op::Reauthenticate { .. } | Op::Revoke { .. }, 200)
+        | (
+            Op::Logout { .. }
+            | Op::AdminDisable { .. }
+            | Op::AdminEnable { .. }
+            | Op::AdminUnlock { .. },
+            204,
+        ) => Raw::Done,
+        _ => Raw::Failed(format!("{:?} answered {status} {body}", op.kind())),
+    }
+}
+
 impl Driver for HttpDriver {
     fn apply(&mut self, op: &Op) -> Result<Outcome, DriverError> {
         self.run(op)

@@ -50,7 +50,8 @@ struct Scheduler {
 impl Scheduler {
     fn arm(&self, seed: Option<u64>) {
         use rand_core::SeedableRng;
-        *self.rng.lock().unwrap_or_else(|p| p.into_inner()) = seed.map(rand_chacha::ChaCha20Rng::seed_from_u64);
+        *self.rng.lock().unwrap_or_else(|p| p.into_inner()) =
+            seed.map(rand_chacha::ChaCha20Rng::seed_from_u64);
     }
 }
 
@@ -99,7 +100,12 @@ impl InProcess {
     }
 
     /// As [`InProcess::new`], with a DESIGN §5 flaw switched on in the service.
-    pub fn with_flaw(store_kind: StoreKind, params: Params, seed: u64, flaw: Option<Flaw>) -> Result<Self, DriverError> {
+    pub fn with_flaw(
+        store_kind: StoreKind,
+        params: Params,
+        seed: u64,
+        flaw: Option<Flaw>,
+    ) -> Result<Self, DriverError> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .map_err(|e| DriverError::Service(format!("cannot build a runtime: {e}")))?;
@@ -108,7 +114,16 @@ impl InProcess {
         let rng = Arc::new(TokenRng::seeded(seed));
         let otp = Arc::new(MemoryOtpProvider::new());
         let scheduler = Arc::new(Scheduler::default());
-        let service = build(&params, Version::V1, flaw, &scheduler, &store, &clock, &rng, &otp)?;
+        let service = build(
+            &params,
+            Version::V1,
+            flaw,
+            &scheduler,
+            &store,
+            &clock,
+            &rng,
+            &otp,
+        )?;
         Ok(InProcess {
             rt,
             sut: Sut {
@@ -152,7 +167,12 @@ impl InProcess {
         let ticks = Arc::new(AtomicU64::new(0));
         let handles = Arc::new(self.sut.handles.clone());
         let branch = |b: usize, ops: Vec<Op>| {
-            let (svc, otp, ticks, handles) = (self.sut.service.clone(), self.sut.otp.clone(), ticks.clone(), handles.clone());
+            let (svc, otp, ticks, handles) = (
+                self.sut.service.clone(),
+                self.sut.otp.clone(),
+                ticks.clone(),
+                handles.clone(),
+            );
             async move {
                 let mut answers: Vec<Raw> = Vec::new();
                 let mut events = Vec::new();
@@ -161,12 +181,24 @@ impl InProcess {
                     let raw = raw_call(&svc, &otp, &op, &handles, &answers).await;
                     let ret = ticks.fetch_add(1, Ordering::SeqCst);
                     answers.push(raw.clone());
-                    events.push(Event { branch: b, index, op, raw, call, ret });
+                    events.push(Event {
+                        branch: b,
+                        index,
+                        op,
+                        raw,
+                        call,
+                        ret,
+                    });
                 }
                 events
             }
         };
-        let futures: Vec<_> = branches.iter().cloned().enumerate().map(|(b, ops)| branch(b, ops)).collect();
+        let futures: Vec<_> = branches
+            .iter()
+            .cloned()
+            .enumerate()
+            .map(|(b, ops)| branch(b, ops))
+            .collect();
         let fail = |e: String| DriverError::Service(e);
         let per_branch: Vec<Vec<Event>> = match mode {
             Mode::Deterministic => {
@@ -219,31 +251,59 @@ async fn raw_call(
     };
     let done = |r: Result<(), AuthError>| r.map(|_| Raw::Done);
     let result = match op {
-        Op::Register { user, password, mfa } => {
+        Op::Register {
+            user,
+            password,
+            mfa,
+        } => {
             let destination = mfa.then(|| "otp:branch".to_owned());
-            svc.register(user, password, destination.as_deref()).await.map(|_| Raw::Registered)
+            svc.register(user, password, destination.as_deref())
+                .await
+                .map(|_| Raw::Registered)
         }
-        Op::Login { user, password, device } => {
-            svc.login(user, password, &format!("device-{device}")).await.map(|o| match o {
+        Op::Login {
+            user,
+            password,
+            device,
+        } => svc
+            .login(user, password, &format!("device-{device}"))
+            .await
+            .map(|o| match o {
                 LoginOutcome::Issued(t) => tokens(t),
                 LoginOutcome::MfaRequired { challenge_id } => {
                     let code = otp.last_sent().map(|(_, c)| c);
-                    Raw::Challenge { id: challenge_id, code }
+                    Raw::Challenge {
+                        id: challenge_id,
+                        code,
+                    }
                 }
-            })
-        }
+            }),
         Op::VerifyMfa { challenge, code } => {
             let right = handles.code(challenge).unwrap_or("000000").to_owned();
-            let code = if *code == Code::Right { right } else { wrong_code(&right) };
+            let code = if *code == Code::Right {
+                right
+            } else {
+                wrong_code(&right)
+            };
             svc.verify_mfa(&render(challenge), &code).await.map(tokens)
         }
         Op::Refresh { token } => svc.refresh(&render(token)).await.map(tokens),
         Op::Access { token } | Op::Sensitive { token } => {
             let t = render(token);
-            let r = if matches!(op, Op::Access { .. }) { svc.access(&t).await } else { svc.sensitive(&t).await };
-            r.map(|p| Raw::Principal { username: p.username, aal: aal(p.aal), session_id: p.session_id })
+            let r = if matches!(op, Op::Access { .. }) {
+                svc.access(&t).await
+            } else {
+                svc.sensitive(&t).await
+            };
+            r.map(|p| Raw::Principal {
+                username: p.username,
+                aal: aal(p.aal),
+                session_id: p.session_id,
+            })
         }
-        Op::Reauthenticate { token, password } => done(svc.reauthenticate(&render(token), password).await),
+        Op::Reauthenticate { token, password } => {
+            done(svc.reauthenticate(&render(token), password).await)
+        }
         Op::Logout { token, scope } => {
             let scope = match scope {
                 model::Scope::Local => LogoutScope::Local,
@@ -253,7 +313,10 @@ async fn raw_call(
             done(svc.logout(&render(token), scope).await)
         }
         Op::Revoke { token } => done(svc.revoke(&render(token)).await),
-        Op::ChangePassword { token, old, new } => svc.change_password(&render(token), old, new).await.map(tokens),
+        Op::ChangePassword { token, old, new } => svc
+            .change_password(&render(token), old, new)
+            .await
+            .map(tokens),
         Op::AdminDisable { user } => done(svc.admin_disable(user).await),
         Op::AdminEnable { user } => done(svc.admin_enable(user).await),
         Op::AdminUnlock { user } => done(svc.admin_unlock(user).await),
