@@ -11,11 +11,14 @@
 //! | [`coverage`] | which (op, outcome) pairs of the DESIGN table a campaign reached |
 //! | [`campaign`] | a seeded run of many cases, as `authcheck check` does it |
 //! | [`concurrent`] | concurrent lockstep: branches, linearizability against the model |
+//! | `catalogue` | the DESIGN §5 flaw catalogue as a benchmark of the harness (`flaws` feature) |
 //! | [`fuzzing`] | the entry points of the cargo-fuzz targets (also run by `cargo test`) |
 //!
 //! The CLI (`src/main.rs`) is a thin layer over [`campaign`], [`lockstep`] and [`shrink`].
 
 pub mod campaign;
+#[cfg(feature = "flaws")]
+pub mod catalogue;
 pub mod concurrent;
 pub mod coverage;
 pub mod driver;

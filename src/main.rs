@@ -75,6 +75,16 @@ enum Command {
         #[command(flatten)]
         target: TargetArgs,
     },
+    /// Run each DESIGN §5 flaw under K seeds and report detection, time and shrunk length
+    /// (build with `--features flaws`).
+    Flaws {
+        /// Campaign seeds per flaw.
+        #[arg(long, default_value_t = 10)]
+        seeds: u64,
+        /// Print a JSON object as the last line of stdout.
+        #[arg(long)]
+        json: bool,
+    },
     /// Turn a libFuzzer artifact of the lockstep target (or a trace) into a minimal, numbered
     /// regression trace.
     Promote {
@@ -200,6 +210,7 @@ fn main() -> ExitCode {
                 check(cases, seed, &t, max_ops, &out_dir, json)
             }
         }),
+        Command::Flaws { seeds, json } => flaws(seeds, json),
         Command::Replay { files, target } => target.target().and_then(|t| replay(&files, &t)),
         Command::Shrink { file, out, target } => {
             target.target().and_then(|t| shrink(&file, out, &t))
@@ -690,4 +701,56 @@ fn check_concurrent(
         );
     }
     Ok(code)
+}
+
+#[cfg(not(feature = "flaws"))]
+fn flaws(_: u64, _: bool) -> Result<ExitCode, String> {
+    Err("this build has no flaws; run `cargo run --release --features flaws -- flaws`".into())
+}
+
+#[cfg(feature = "flaws")]
+fn flaws(seeds: u64, json: bool) -> Result<ExitCode, String> {
+    use authcheck::catalogue::{detect, median, minimal_len};
+    println!(
+        "flaw catalogue: {seeds} campaign seeds per flaw (budget: {} cases, {} concurrent)",
+        authcheck::catalogue::SEQUENTIAL_BUDGET,
+        authcheck::catalogue::CONCURRENT_BUDGET
+    );
+    println!(
+        "{:<32} {:>9} {:>13} {:>11} {:>13} {:>8}",
+        "flaw", "detected", "median cases", "median ms", "median shrunk", "minimal"
+    );
+    let mut rows = Vec::new();
+    let mut missed = 0;
+    for flaw in auth::flaws::Flaw::ALL {
+        let runs: Vec<_> = (0..seeds).map(|k| detect(flaw, k * 7_919)).collect();
+        let hits: Vec<_> = runs.iter().filter(|d| d.detected).collect();
+        let cases = median(hits.iter().map(|d| d.cases).collect());
+        let ms = median(hits.iter().map(|d| d.elapsed.as_millis() as u64).collect());
+        let shrunk = median(hits.iter().map(|d| d.shrunk_len).collect());
+        let minimal = minimal_len(flaw);
+        missed += u64::from(hits.len() as u64 != seeds);
+        let show = |v: Option<u64>| v.map_or_else(|| "—".to_owned(), |v| v.to_string());
+        println!(
+            "{:<32} {:>9} {:>13} {:>11} {:>13} {:>8}",
+            flaw.id(),
+            format!("{}/{}", hits.len(), seeds),
+            show(cases),
+            show(ms),
+            show(shrunk.map(|s| s as u64)),
+            minimal
+        );
+        rows.push(serde_json::json!({
+            "id": flaw.id(), "detected": hits.len(), "seeds": seeds,
+            "median_cases": cases, "median_ms": ms, "shrunk_len": shrunk, "minimal_len": minimal,
+        }));
+    }
+    if json {
+        println!("{}", serde_json::json!({ "flaws": rows }));
+    }
+    Ok(if missed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

@@ -72,21 +72,36 @@ pub fn shrink(
             size /= 2;
         }
         // Ticks: merge neighbours, then shorten.
-        for i in 0..best.len() {
+        let mut i = 0;
+        while i < best.len() {
             for candidate in tick_candidates(&best, i) {
                 if accept(candidate, &mut best, &mut best_failure) {
                     progress = true;
                     break;
                 }
             }
+            i += 1;
+        }
+        // Tokens: an earlier handle of the same kind, so the ops that made the later one can go.
+        let mut i = 0;
+        while i < best.len() {
+            for candidate in earlier_tokens(&best, i) {
+                if accept(candidate, &mut best, &mut best_failure) {
+                    progress = true;
+                    break;
+                }
+            }
+            i += 1;
         }
         // Arguments: plainer names, devices, scopes, garbage.
-        for i in 0..best.len() {
+        let mut i = 0;
+        while i < best.len() {
             for candidate in simpler_arguments(&best, i) {
-                if accept(candidate, &mut best, &mut best_failure) {
+                if i < best.len() && accept(candidate, &mut best, &mut best_failure) {
                     progress = true;
                 }
             }
+            i += 1;
         }
         if !progress {
             return (best, best_failure);
@@ -223,6 +238,61 @@ pub(crate) fn remove(params: Params, ops: &[Op], range: std::ops::Range<usize>) 
         out.push(op);
     }
     (out.len() < ops.len()).then_some(out)
+}
+
+fn earlier_tokens(ops: &[Op], i: usize) -> Vec<Vec<Op>> {
+    let Some(token) = ops[i].token() else {
+        return vec![];
+    };
+    let earlier: Vec<Token> = match token {
+        Token::Access(k) if *k > 0 => vec![Token::Access(0), Token::Access(k - 1)],
+        Token::Refresh {
+            session,
+            generation,
+        } if *generation > 0 => vec![
+            Token::Refresh {
+                session: *session,
+                generation: 0,
+            },
+            Token::Refresh {
+                session: *session,
+                generation: generation - 1,
+            },
+        ],
+        Token::Refresh {
+            session,
+            generation: 0,
+        } if *session > 0 => {
+            vec![
+                Token::Refresh {
+                    session: 0,
+                    generation: 0,
+                },
+                Token::Refresh {
+                    session: session - 1,
+                    generation: 0,
+                },
+            ]
+        }
+        Token::Challenge(c) if *c > 0 => vec![Token::Challenge(0), Token::Challenge(c - 1)],
+        _ => vec![],
+    };
+    let mut seen = Vec::new();
+    earlier
+        .into_iter()
+        .filter(|t| {
+            let fresh = !seen.contains(t);
+            seen.push(t.clone());
+            fresh
+        })
+        .map(|t| {
+            let mut candidate = ops.to_vec();
+            if let Some(slot) = candidate[i].token_mut() {
+                *slot = t;
+            }
+            candidate
+        })
+        .collect()
 }
 
 fn tick_candidates(ops: &[Op], i: usize) -> Vec<Vec<Op>> {

@@ -167,6 +167,9 @@ fn seed_corpus_is_current_and_every_target_runs_clean_over_the_corpus() {
 #[test]
 fn every_regression_trace_is_a_lockstep_input() {
     for trace in regression_traces() {
+        if String::from_utf8_lossy(&trace).contains("\n== branch") {
+            continue; // concurrent traces are not lockstep inputs
+        }
         let input = [TRACE_MAGIC, trace.as_slice()].concat();
         assert!(fuzzing::ops_from_bytes(&input).is_some_and(|ops| !ops.is_empty()));
     }

@@ -2,7 +2,8 @@
 //! step must equal the model, and the model must equal the expectation written in the file.
 
 use authcheck::campaign::{run_ops, Target};
-use authcheck::driver::StoreKind;
+use authcheck::concurrent::Setup;
+use authcheck::driver::{Mode, StoreKind};
 use authcheck::lockstep::expectations;
 use authcheck::model::Params;
 use authcheck::trace::Trace;
@@ -35,7 +36,11 @@ fn every_trace_says_what_it_reproduces_and_expects_what_the_model_says() {
             trace.header_value("reproduces").is_some(),
             "{name}: header must say what it reproduces"
         );
-        let model = expectations(Params::default(), &trace.ops());
+        // Concurrent traces: only the sequential prefix has expectations.
+        let prefix = trace
+            .branches()
+            .map_or_else(|| trace.ops(), |(prefix, _)| prefix);
+        let model = expectations(Params::default(), &prefix);
         for (i, ((op, written), model)) in trace.steps().zip(&model).enumerate() {
             let written = written
                 .unwrap_or_else(|| panic!("{name}: step {} ({op}) has no expectation", i + 1));
@@ -47,6 +52,31 @@ fn every_trace_says_what_it_reproduces_and_expects_what_the_model_says() {
 #[test]
 fn every_trace_replays_against_the_service_on_both_stores() {
     for (name, trace) in traces() {
+        if let Some((prefix, branches)) = trace.branches() {
+            let case = authcheck::concurrent::Case { prefix, branches };
+            for (store, mode) in [
+                (StoreKind::Memory, Mode::Deterministic),
+                (StoreKind::Sqlite, Mode::Real),
+            ] {
+                let setup = Setup {
+                    store,
+                    params: Params::default(),
+                    mode,
+                    flaw: None,
+                    http: None,
+                };
+                for schedule in 0..8 {
+                    let result =
+                        authcheck::concurrent::run_case(&setup, &case, 0, schedule).unwrap();
+                    assert!(
+                        !result.failed(),
+                        "{name} on {store:?}: {}",
+                        authcheck::concurrent::report(&result)
+                    );
+                }
+            }
+            continue;
+        }
         for store in [StoreKind::Memory, StoreKind::Sqlite] {
             let run = run_ops(
                 &Target::InProcess(store),

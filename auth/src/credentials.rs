@@ -45,6 +45,8 @@ pub fn prepared_password(input: &str) -> Option<String> {
 #[derive(Clone)]
 pub struct PasswordHasherId {
     argon2: Argon2<'static>,
+    /// `password-truncated`: only the first 72 bytes count (a bcrypt habit carried over).
+    truncate: bool,
 }
 
 impl PasswordHasherId {
@@ -55,6 +57,23 @@ impl PasswordHasherId {
             .unwrap_or_default();
         PasswordHasherId {
             argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, params),
+            truncate: false,
+        }
+    }
+
+    /// `password-truncated` (flaw catalogue): compare passwords on their first 72 bytes only.
+    #[cfg(feature = "flaws")]
+    pub fn truncating(mut self) -> Self {
+        self.truncate = true;
+        self
+    }
+
+    fn material<'a>(&self, prepared: &'a str) -> &'a [u8] {
+        let bytes = prepared.as_bytes();
+        if self.truncate {
+            &bytes[..bytes.len().min(72)]
+        } else {
+            bytes
         }
     }
 
@@ -64,7 +83,7 @@ impl PasswordHasherId {
         rng.fill(&mut salt);
         let hashed = SaltString::encode_b64(&salt).ok().and_then(|salt| {
             self.argon2
-                .hash_password(prepared.as_bytes(), &salt)
+                .hash_password(self.material(prepared), &salt)
                 .ok()
                 .map(|h| h.to_string())
         });
@@ -87,7 +106,7 @@ impl PasswordHasherId {
         match PasswordHash::new(stored) {
             Ok(parsed) => self
                 .argon2
-                .verify_password(prepared.as_bytes(), &parsed)
+                .verify_password(self.material(&prepared), &parsed)
                 .is_ok(),
             Err(_) => false,
         }

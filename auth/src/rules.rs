@@ -37,7 +37,13 @@ pub fn access_validity(
     if session.revoked || token.epoch != session.access_epoch {
         return Err(TokenError::Revoked);
     }
-    if !before(now, token.issued_at.saturating_add(cfg.access_ttl)) {
+    let expires = token.issued_at.saturating_add(cfg.access_ttl);
+    #[cfg(feature = "flaws")]
+    if cfg.has(crate::flaws::Flaw::ExpiryOffByOne) && now == expires {
+        // `<=` where `<` was meant: a token is still accepted at its expiry second.
+        return session_liveness(session, now, cfg);
+    }
+    if !before(now, expires) {
         return Err(TokenError::Expired);
     }
     session_liveness(session, now, cfg)
@@ -81,6 +87,18 @@ pub fn refresh_decision(
     let in_grace = session
         .rotated_at
         .is_some_and(|at| before(now, at.saturating_add(cfg.refresh_grace)));
+    #[cfg(feature = "flaws")]
+    {
+        use crate::flaws::Flaw;
+        if cfg.has(Flaw::NoRefreshGrace) {
+            // The grace window was "simplified away": every older generation is reuse.
+            return Ok(RefreshDecision::Reuse);
+        }
+        if cfg.has(Flaw::GraceAnyAncestor) && in_grace {
+            // `presented < current` where `presented + 1 == current` was meant.
+            return Ok(RefreshDecision::GraceRetry);
+        }
+    }
     if presented + 1 == current && in_grace {
         Ok(RefreshDecision::GraceRetry)
     } else {

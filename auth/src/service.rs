@@ -112,7 +112,12 @@ impl Service {
             tx.commit()?;
             TokenKey::from_bytes(key)
         };
-        let hasher = PasswordHasherId::new(cfg.argon2);
+        #[allow(unused_mut)] // changed only by a flaw
+        let mut hasher = PasswordHasherId::new(cfg.argon2);
+        #[cfg(feature = "flaws")]
+        if cfg.has(crate::flaws::Flaw::PasswordTruncated) {
+            hasher = hasher.truncating();
+        }
         let dummy_hash = hasher.hash("not a password anyone has", &deps.rng);
         Ok(Service {
             cfg,
@@ -148,6 +153,21 @@ impl Service {
         &self.cfg
     }
 
+    /// The account a typed name stands for. (`username-normalization-changed`: the V2 build
+    /// lower-cases and decomposes (NFD) instead of running PRECIS, so names stored by V1 in NFC
+    /// are no longer found.)
+    fn canonical(&self, username: &str) -> Option<String> {
+        #[cfg(feature = "flaws")]
+        if self.flawed(crate::flaws::Flaw::UsernameNormalizationChanged)
+            && self.cfg.protocol == crate::config::Protocol::V2
+        {
+            use unicode_normalization::UnicodeNormalization;
+            let name: String = username.to_lowercase().nfd().collect();
+            return (!name.is_empty() && !name.contains(char::is_whitespace)).then_some(name);
+        }
+        canonical_username(username)
+    }
+
     /// `Register(user, password, mfa)`. Returns the canonical username.
     pub async fn register(
         &self,
@@ -155,7 +175,7 @@ impl Service {
         password: &str,
         mfa_destination: Option<&str>,
     ) -> Result<String, AuthError> {
-        let name = canonical_username(username).ok_or(AuthError::InvalidUsername)?;
+        let name = self.canonical(username).ok_or(AuthError::InvalidUsername)?;
         let prepared = prepared_password(password).ok_or(AuthError::WeakPassword)?;
         let password_hash = self.hasher.hash(&prepared, &self.deps.rng);
         let mut tx = self.deps.store.begin()?;
@@ -184,7 +204,7 @@ impl Service {
         device: &str,
     ) -> Result<LoginOutcome, AuthError> {
         let now = self.deps.clock.now();
-        let Some(name) = canonical_username(username) else {
+        let Some(name) = self.canonical(username) else {
             self.hasher.verify(password, &self.dummy_hash);
             return Err(AuthError::InvalidCredentials);
         };
@@ -216,6 +236,24 @@ impl Service {
                 continue; // changed while we verified: verify against the new one
             }
             rules::clear_lapsed_lock(&mut account, now);
+            #[cfg(feature = "flaws")]
+            if !password_ok && self.flawed(crate::flaws::Flaw::LockoutRawUsername) {
+                // The failure counter is keyed by what was typed, not by the account.
+                let key = format!("failures:{username}");
+                let count = tx
+                    .meta(&key)?
+                    .and_then(|b| b.first().copied())
+                    .unwrap_or(0)
+                    .saturating_add(1);
+                tx.put_meta(&key, &[count])?;
+                if u32::from(count) >= self.cfg.lockout_threshold {
+                    account.locked_until = Some(now.saturating_add(self.cfg.lockout_duration));
+                    tx.put_meta(&key, &[0])?;
+                }
+                tx.put_account(&account)?;
+                tx.commit()?;
+                return Err(AuthError::InvalidCredentials);
+            }
             if !password_ok {
                 rules::count_wrong_password(&mut account, now, &self.cfg);
                 tx.put_account(&account)?;
@@ -225,7 +263,18 @@ impl Service {
                 }
                 return Err(AuthError::InvalidCredentials);
             }
-            account.failed_logins = 0;
+            #[cfg(feature = "flaws")]
+            if self.flawed(crate::flaws::Flaw::LockoutRawUsername) {
+                // Success resets the counter of what was typed (and only that spelling's).
+                tx.put_meta(&format!("failures:{username}"), &[0])?;
+            }
+            #[cfg(feature = "flaws")]
+            let keep_count = self.flawed(crate::flaws::Flaw::LockoutNeverResets);
+            #[cfg(not(feature = "flaws"))]
+            let keep_count = false;
+            if !keep_count {
+                account.failed_logins = 0;
+            }
             account.locked_until = None;
             tx.put_account(&account)?;
             if account.disabled {
@@ -335,6 +384,14 @@ impl Service {
             .key
             .classify_refresh(refresh_token)
             .ok_or(unknown.clone())?;
+        #[cfg(feature = "flaws")]
+        if self.flawed(crate::flaws::Flaw::V2RejectsV1Tokens)
+            && self.cfg.protocol == crate::config::Protocol::V2
+            && claim == RefreshClaim::Opaque
+        {
+            // The V2 build only parses its own format.
+            return Err(unknown);
+        }
         let mut tx = self.deps.store.begin()?;
         let record = tx
             .refresh_token(&digest(refresh_token))?
@@ -351,9 +408,19 @@ impl Service {
                 session.rotated_at = Some(now);
                 session.token_format = self.cfg.protocol;
                 session.last_active = now;
+                #[cfg(feature = "flaws")]
+                if self.flawed(crate::flaws::Flaw::RefreshResetsAuthTime) {
+                    session.auth_time = now;
+                }
             }
             RefreshDecision::GraceRetry => session.last_active = now,
             RefreshDecision::Reuse => {
+                #[cfg(feature = "flaws")]
+                if self.flawed(crate::flaws::Flaw::ReuseNotDetected) {
+                    // Used tokens are pruned once the grace window is over: an old token is
+                    // simply not found, and nothing is revoked.
+                    return Err(unknown_after_prune());
+                }
                 session.revoked = true;
                 tx.put_session(&session)?;
                 tx.commit()?;
@@ -468,6 +535,13 @@ impl Service {
                 LogoutScope::Global => true,
             };
             if hit && !other.revoked {
+                #[cfg(feature = "flaws")]
+                if self.flawed(crate::flaws::Flaw::LogoutKeepsRefresh) {
+                    // Logout ends the access tokens only; the refresh token lives on.
+                    other.access_epoch += 1;
+                    tx.put_session(&other)?;
+                    continue;
+                }
                 other.revoked = true;
                 tx.put_session(&other)?;
             }
@@ -535,8 +609,12 @@ impl Service {
             }
             account.password_hash = new_hash;
             tx.put_account(&account)?;
+            #[cfg(feature = "flaws")]
+            let keep_others = self.flawed(crate::flaws::Flaw::PasswordChangeKeepsSessions);
+            #[cfg(not(feature = "flaws"))]
+            let keep_others = false;
             for mut other in tx.sessions_of(&session.username)? {
-                if other.id != session.id && !other.revoked {
+                if !keep_others && other.id != session.id && !other.revoked {
                     other.revoked = true;
                     tx.put_session(&other)?;
                 }
@@ -556,8 +634,16 @@ impl Service {
 
     /// `AdminDisable(user)`: revokes every session and pending MFA challenge, refuses login.
     pub async fn admin_disable(&self, username: &str) -> Result<(), AuthError> {
+        #[cfg(feature = "flaws")]
+        let keep_sessions = self.flawed(crate::flaws::Flaw::DisabledCanRefresh);
+        #[cfg(not(feature = "flaws"))]
+        let keep_sessions = false;
         self.admin(username, |tx, account| {
             account.disabled = true;
+            if keep_sessions {
+                // Only new logins are refused; existing sessions were "left for a cleanup job".
+                return Ok(());
+            }
             for mut session in tx.sessions_of(&account.username)? {
                 if !session.revoked {
                     session.revoked = true;
@@ -599,7 +685,7 @@ impl Service {
         username: &str,
         change: impl FnOnce(&mut dyn Tx, &mut crate::store::Account) -> Result<(), StoreError>,
     ) -> Result<(), AuthError> {
-        let name = canonical_username(username).ok_or(AuthError::UnknownUser)?;
+        let name = self.canonical(username).ok_or(AuthError::UnknownUser)?;
         let mut tx = self.deps.store.begin()?;
         let mut account = tx.account(&name)?.ok_or(AuthError::UnknownUser)?;
         change(&mut *tx, &mut account)?;
@@ -666,6 +752,18 @@ impl Service {
         now: u64,
     ) -> Result<Session, AuthError> {
         let unknown = AuthError::Unauthorized(TokenError::Unknown);
+        #[cfg(feature = "flaws")]
+        if self.flawed(crate::flaws::Flaw::TokenConfusion)
+            && tx.access_token(&digest(access_token))?.is_none()
+        {
+            // Any token the store knows is taken as proof of a session.
+            if let Some(r) = tx.refresh_token(&digest(access_token))? {
+                let session = tx.session(&r.session_id)?.ok_or(unknown.clone())?;
+                rules::session_liveness(&session, now, &self.cfg)
+                    .map_err(AuthError::Unauthorized)?;
+                return Ok(session);
+            }
+        }
         let record = tx
             .access_token(&digest(access_token))?
             .ok_or(unknown.clone())?;
@@ -738,6 +836,11 @@ impl Service {
             expires_in: self.cfg.access_ttl,
         })
     }
+}
+
+#[cfg(feature = "flaws")]
+fn unknown_after_prune() -> AuthError {
+    AuthError::InvalidGrant(GrantError::Unknown)
 }
 
 /// A V2 token must name the session and generation it is stored under.

@@ -1,0 +1,106 @@
+//! The flaw catalogue (DESIGN §5) as a benchmark of the harness: does a campaign catch each
+//! flaw, how fast, and how small is what it reports? Needs the `flaws` feature.
+
+use crate::campaign::{self, CheckOptions, Target};
+use crate::concurrent::{self, Setup};
+use crate::driver::{Flaw, Mode, StoreKind};
+use crate::model::Params;
+use crate::trace::Trace;
+use std::time::{Duration, Instant};
+
+/// Cases a campaign may spend on one flaw before it counts as missed.
+pub const SEQUENTIAL_BUDGET: u64 = 2_000;
+pub const CONCURRENT_BUDGET: u64 = 100;
+
+/// One campaign against one flawed service.
+#[derive(Debug, Clone)]
+pub struct Detection {
+    pub detected: bool,
+    /// Cases run up to and including the first failing one.
+    pub cases: u64,
+    pub elapsed: Duration,
+    /// Length of the shrunk trace (0 when not detected).
+    pub shrunk_len: usize,
+}
+
+/// The hand-written minimal trace of a flaw.
+pub fn minimal_trace(flaw: Flaw) -> Trace {
+    let path = format!(
+        "{}/regressions/traces/flaw-{}.trace",
+        env!("CARGO_MANIFEST_DIR"),
+        flaw.id()
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    Trace::parse(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// Operations in the flaw's minimal trace.
+pub fn minimal_len(flaw: Flaw) -> usize {
+    minimal_trace(flaw).steps().count()
+}
+
+/// Whether the flawed service fails the flaw's minimal trace.
+pub fn minimal_trace_fails(flaw: Flaw) -> bool {
+    let trace = minimal_trace(flaw);
+    match trace.branches() {
+        Some((prefix, branches)) => {
+            let setup = Setup {
+                store: StoreKind::Memory,
+                params: Params::default(),
+                mode: Mode::Deterministic,
+                flaw: Some(flaw),
+                http: None,
+            };
+            concurrent::fails(&setup, &concurrent::Case { prefix, branches }, 0, 0, 32).is_some()
+        }
+        None => campaign::run_ops(
+            &Target::Flawed(StoreKind::Memory, flaw),
+            Params::default(),
+            0,
+            &trace.ops(),
+            None,
+        )
+        .failure
+        .is_some(),
+    }
+}
+
+/// A campaign from `seed` against the service with `flaw`.
+pub fn detect(flaw: Flaw, seed: u64) -> Detection {
+    let start = Instant::now();
+    if flaw.needs_concurrency() {
+        let setup = Setup {
+            store: StoreKind::Memory,
+            params: Params::default(),
+            mode: Mode::Deterministic,
+            flaw: Some(flaw),
+            http: None,
+        };
+        let (cases, _, failure) = concurrent::campaign(&setup, seed, CONCURRENT_BUDGET, |_| {});
+        return Detection {
+            detected: failure.is_some(),
+            cases,
+            elapsed: start.elapsed(),
+            shrunk_len: failure.map_or(0, |f| f.case.len()),
+        };
+    }
+    let opts = CheckOptions {
+        cases: SEQUENTIAL_BUDGET,
+        seed,
+        target: Target::Flawed(StoreKind::Memory, flaw),
+        ..CheckOptions::default()
+    };
+    let summary = campaign::check(&opts, |_| {});
+    Detection {
+        detected: summary.failure.is_some(),
+        cases: summary.cases,
+        elapsed: start.elapsed(),
+        shrunk_len: summary.failure.map_or(0, |f| f.ops.len()),
+    }
+}
+
+/// The median of some numbers (the lower middle for an even count).
+pub fn median<T: Copy + Ord>(mut xs: Vec<T>) -> Option<T> {
+    xs.sort();
+    xs.get(xs.len().saturating_sub(1) / 2).copied()
+}
