@@ -6,6 +6,7 @@
 //! | [`generate`] | the model-aware generator: bytes → meaningful, bug-seeking op sequences |
 //! | [`driver`] | systems under test behind one trait; the in-process `auth::Service` driver |
 //! | [`lockstep`] | model and service side by side; the first difference is the failure |
+//! | [`peer`] | the same model and driver as a `proptest-state-machine` test, for comparison |
 //! | [`shrink`] | minimises a failing trace, keeping it valid under the model |
 //! | [`trace`] | the line-oriented trace file format (print ∘ parse = identity) |
 //! | [`coverage`] | which (op, outcome) pairs of the DESIGN table a campaign reached |
@@ -26,5 +27,6 @@ pub mod fuzzing;
 pub mod generate;
 pub mod lockstep;
 pub mod model;
+pub mod peer;
 pub mod shrink;
 pub mod trace;

@@ -716,9 +716,14 @@ fn flaws(seeds: u64, json: bool) -> Result<ExitCode, String> {
         authcheck::catalogue::SEQUENTIAL_BUDGET,
         authcheck::catalogue::CONCURRENT_BUDGET
     );
+    println!("medians over the seeds that detected; shrunk = ops in the reported trace");
     println!(
-        "{:<32} {:>9} {:>13} {:>11} {:>13} {:>8}",
-        "flaw", "detected", "median cases", "median ms", "median shrunk", "minimal"
+        "{:<31} {:>7} | {:<34} | {:<34}",
+        "", "", "authcheck", "proptest-state-machine peer"
+    );
+    println!(
+        "{:<31} {:>7} | {:>9} {:>7} {:>7} {:>6} | {:>9} {:>7} {:>7} {:>6}",
+        "flaw", "minimal", "detected", "cases", "ms", "shrunk", "detected", "cases", "ms", "shrunk"
     );
     let mut rows = Vec::new();
     let mut missed = 0;
@@ -727,22 +732,57 @@ fn flaws(seeds: u64, json: bool) -> Result<ExitCode, String> {
         let hits: Vec<_> = runs.iter().filter(|d| d.detected).collect();
         let cases = median(hits.iter().map(|d| d.cases).collect());
         let ms = median(hits.iter().map(|d| d.elapsed.as_millis() as u64).collect());
-        let shrunk = median(hits.iter().map(|d| d.shrunk_len).collect());
+        let shrunk = median(hits.iter().map(|d| d.shrunk_len as u64).collect());
         let minimal = minimal_len(flaw);
         missed += u64::from(hits.len() as u64 != seeds);
+        // The peer is sequential only: concurrency flaws are out of its reach.
+        let peer: Vec<_> = if flaw.needs_concurrency() {
+            Vec::new()
+        } else {
+            (0..seeds)
+                .map(|k| {
+                    authcheck::peer::detect(
+                        Some(flaw),
+                        k * 7_919,
+                        authcheck::catalogue::SEQUENTIAL_BUDGET as u32,
+                    )
+                })
+                .collect()
+        };
+        let peer_hits: Vec<_> = peer.iter().filter(|d| d.detected).collect();
+        let p_cases = median(peer_hits.iter().map(|d| d.cases).collect());
+        let p_ms = median(
+            peer_hits
+                .iter()
+                .map(|d| d.elapsed.as_millis() as u64)
+                .collect(),
+        );
+        let p_shrunk = median(peer_hits.iter().map(|d| d.shrunk_len as u64).collect());
         let show = |v: Option<u64>| v.map_or_else(|| "—".to_owned(), |v| v.to_string());
+        let peer_detected = if flaw.needs_concurrency() {
+            "n/a".to_owned()
+        } else {
+            format!("{}/{}", peer_hits.len(), seeds)
+        };
         println!(
-            "{:<32} {:>9} {:>13} {:>11} {:>13} {:>8}",
+            "{:<31} {:>7} | {:>9} {:>7} {:>7} {:>6} | {:>9} {:>7} {:>7} {:>6}",
             flaw.id(),
+            minimal,
             format!("{}/{}", hits.len(), seeds),
             show(cases),
             show(ms),
-            show(shrunk.map(|s| s as u64)),
-            minimal
+            show(shrunk),
+            peer_detected,
+            show(p_cases),
+            show(p_ms),
+            show(p_shrunk)
         );
         rows.push(serde_json::json!({
             "id": flaw.id(), "detected": hits.len(), "seeds": seeds,
             "median_cases": cases, "median_ms": ms, "shrunk_len": shrunk, "minimal_len": minimal,
+            "peer": if flaw.needs_concurrency() { serde_json::Value::Null } else { serde_json::json!({
+                "detected": peer_hits.len(), "median_cases": p_cases, "median_ms": p_ms, "shrunk_len": p_shrunk,
+            }) },
         }));
     }
     if json {
