@@ -241,12 +241,7 @@ fn check(
     out_dir: &Path,
     json: bool,
 ) -> Result<ExitCode, String> {
-    let seed = seed.unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0)
-    });
+    let seed = seed.unwrap_or_else(seed_from_clock);
     println!(
         "authcheck check: seed {seed}, {cases} cases, {}",
         target.args()
@@ -637,12 +632,7 @@ fn check_concurrent(
     out_dir: &Path,
     json: bool,
 ) -> Result<ExitCode, String> {
-    let seed = seed.unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0)
-    });
+    let seed = seed.unwrap_or_else(seed_from_clock);
     let setup = concurrent_setup(target, mode)?;
     let mode_name = if setup.mode == Mode::Real {
         "real"
@@ -793,4 +783,12 @@ fn flaws(seeds: u64, json: bool) -> Result<ExitCode, String> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// A campaign seed when none is given (printed, so the run can be repeated).
+fn seed_from_clock() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }

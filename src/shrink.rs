@@ -71,43 +71,32 @@ pub fn shrink(
             }
             size /= 2;
         }
-        // Ticks: merge neighbours, then shorten.
-        let mut i = 0;
-        while i < best.len() {
-            for candidate in tick_candidates(&best, i) {
-                if accept(candidate, &mut best, &mut best_failure) {
-                    progress = true;
-                    break;
-                }
-            }
-            i += 1;
-        }
-        // Tokens: an earlier handle of the same kind, so the ops that made the later one can go.
-        let mut i = 0;
-        while i < best.len() {
-            for candidate in earlier_tokens(&best, i) {
-                if accept(candidate, &mut best, &mut best_failure) {
-                    progress = true;
-                    break;
-                }
-            }
-            i += 1;
-        }
-        // Arguments: plainer names, devices, scopes, garbage.
-        let mut i = 0;
-        while i < best.len() {
-            for candidate in simpler_arguments(&best, i) {
-                if i < best.len() && accept(candidate, &mut best, &mut best_failure) {
+        // Per-operation rewrites, in order: ticks (merge neighbours, then shorten); tokens (an
+        // earlier handle of the same kind, so the ops that made the later one can go);
+        // arguments (plainer names, devices, scopes, garbage).
+        let rewrites: [Rewrite; 3] = [tick_candidates, earlier_tokens, simpler_arguments];
+        for rewrite in rewrites {
+            let mut i = 0;
+            while i < best.len() {
+                // The first rewrite of this op that still fails wins.
+                let candidates = rewrite(&best, i);
+                if candidates
+                    .into_iter()
+                    .any(|c| accept(c, &mut best, &mut best_failure))
+                {
                     progress = true;
                 }
+                i += 1;
             }
-            i += 1;
         }
         if !progress {
             return (best, best_failure);
         }
     }
 }
+
+/// Candidate replacements of the trace that change operation `i` only.
+type Rewrite = fn(&[Op], usize) -> Vec<Vec<Op>>;
 
 /// Whether no operation names a handle that does not exist at that point.
 pub fn valid(params: Params, ops: &[Op]) -> bool {
