@@ -104,6 +104,11 @@ impl Handles {
         )
     }
 
+    /// Whether this refresh token was handed out before.
+    pub fn knows_refresh(&self, token: &str) -> bool {
+        self.refresh_index.contains_key(token)
+    }
+
     /// How many challenges were seen.
     pub fn challenge_count(&self) -> usize {
         self.challenges.len()

@@ -88,6 +88,8 @@ struct Sut {
     service: Arc<Service>,
     scheduler: Arc<Scheduler>,
     flaw: Option<Flaw>,
+    /// The version deployed last (the driver's own record, not the service's word for it).
+    version: Version,
     handles: Handles,
     /// The last answer as the HTTP layer would send it: status and JSON body.
     last_answer: Option<(u16, serde_json::Value)>,
@@ -137,6 +139,7 @@ impl InProcess {
                 service,
                 scheduler,
                 flaw,
+                version: Version::V1,
                 handles: Handles::default(),
                 last_answer: None,
             },
@@ -339,6 +342,7 @@ impl Sut {
             let (store, _) = open_store(self.store_kind, self.dir.as_ref())?;
             self.store = store;
         }
+        self.version = version;
         self.service = build(
             &self.params,
             version,
@@ -349,12 +353,22 @@ impl Sut {
             &self.rng,
             &self.otp,
         )?;
+        let running = match self.service.config().protocol {
+            Protocol::V1 => Version::V1,
+            Protocol::V2 => Version::V2,
+        };
+        if running != version {
+            return Err(DriverError::Violation(format!(
+                "deployed {version:?}, the service runs {running:?}"
+            )));
+        }
         Ok(())
     }
 
     async fn run(&mut self, op: &Op) -> Result<Outcome, DriverError> {
         let svc = &self.service;
         let h = &mut self.handles;
+        let version = self.version;
         let raw = &mut self.last_answer;
         *raw = None;
         Ok(match op {
@@ -380,7 +394,10 @@ impl Sut {
                 let device = format!("device-{device}");
                 let otp = &self.otp;
                 answer(raw, svc.login(user, password, &device).await, |o| match o {
-                    LoginOutcome::Issued(t) => issued(h, &t),
+                    LoginOutcome::Issued(t) => {
+                        check_format(h, &t, version)?;
+                        issued(h, &t)
+                    }
                     LoginOutcome::MfaRequired { challenge_id } => {
                         let code = otp.last_sent().map(|(_, code)| code);
                         let challenge = h.new_challenge(&challenge_id, code)?;
@@ -396,12 +413,14 @@ impl Sut {
                 };
                 let id = h.render(challenge);
                 answer(raw, svc.verify_mfa(&id, &presented).await, |t| {
+                    check_format(h, &t, version)?;
                     issued(h, &t)
                 })?
             }
             Op::Refresh { token } => {
                 let token = h.render(token);
                 answer(raw, svc.refresh(&token).await, |t| {
+                    check_format(h, &t, version)?;
                     let (session, generation) = h.rotated(view(&t))?;
                     Ok(Outcome::Refreshed {
                         session,
@@ -441,6 +460,7 @@ impl Sut {
             Op::ChangePassword { token, old, new } => {
                 let token = h.render(token);
                 answer(raw, svc.change_password(&token, old, new).await, |t| {
+                    check_format(h, &t, version)?;
                     let (session, generation) = h.rotated(view(&t))?;
                     Ok(Outcome::PasswordChanged {
                         session,
@@ -466,11 +486,7 @@ impl Sut {
                 Outcome::Ok
             }
             Op::Restart => {
-                let version = match self.service.config().protocol {
-                    Protocol::V1 => Version::V1,
-                    Protocol::V2 => Version::V2,
-                };
-                self.redeploy(version)?;
+                self.redeploy(self.version)?;
                 Outcome::Ok
             }
             Op::UpstreamFault { mode } => {
@@ -604,6 +620,25 @@ fn success_status(outcome: &Outcome) -> u16 {
         Outcome::MfaRequired { .. } => 202,
         Outcome::LoggedOut | Outcome::Done => 204,
         _ => 200,
+    }
+}
+
+/// DESIGN rule 8: a refresh token issued now is in the deployed version's format (V1 opaque
+/// `rt_…`, V2 structured `v2.…`). Grace retries hand back an earlier token and are exempt.
+fn check_format(h: &Handles, t: &Tokens, version: Version) -> Result<(), DriverError> {
+    if h.knows_refresh(&t.refresh_token) {
+        return Ok(());
+    }
+    let ok = match version {
+        Version::V1 => t.refresh_token.starts_with("rt_"),
+        Version::V2 => t.refresh_token.starts_with("v2."),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(DriverError::Violation(format!(
+            "a new refresh token under {version:?} is not in its format"
+        )))
     }
 }
 
