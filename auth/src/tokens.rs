@@ -52,10 +52,6 @@ impl TokenKey {
         TokenKey(bytes)
     }
 
-    pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
-
     /// The refresh token of `generation` of `session_id`, in the given format.
     pub fn refresh_token(&self, session_id: &str, generation: u64, format: Protocol) -> String {
         match format {
