@@ -92,6 +92,10 @@ fn the_same_campaign_passes_on_the_correct_service() {
             ..authcheck::campaign::CheckOptions::default()
         };
         let summary = authcheck::campaign::check(&opts, |_| {});
-        assert!(summary.failure.is_none(), "seed {seed}: {:?}", summary.failure);
+        assert!(
+            summary.failure.is_none(),
+            "seed {seed}: {:?}",
+            summary.failure
+        );
     }
 }
