@@ -13,7 +13,7 @@
 //! proptest feeds it random bytes under `cargo test`; libFuzzer feeds it under `cargo fuzz`.
 
 use crate::driver::Capabilities;
-use crate::model::accounts::{canonical, prepared};
+use crate::model::accounts::canonical;
 use crate::model::{Code, Op, Params, Scope, State, Token, Upstream, Version};
 use arbitrary::{Result, Unstructured};
 
@@ -468,14 +468,4 @@ fn tick(u: &mut Unstructured<'_>, s: &State) -> Result<u64> {
         2 => u.int_in_range(1..=1000)?,
         _ => u.int_in_range(1..=50_000)?,
     })
-}
-
-/// Whether a name would be accepted (used by tests of the generator itself).
-pub fn is_valid_name(name: &str) -> bool {
-    canonical(name).is_some()
-}
-
-/// Whether a password would be accepted.
-pub fn is_valid_password(password: &str) -> bool {
-    prepared(password).is_some()
 }

@@ -76,6 +76,47 @@ pub struct Event {
     pub ret: u64,
 }
 
+/// Runs `branches` at once as tasks on `rt`: each branch's operations one after another through
+/// `call` (given the operation and the branch's earlier answers), each recorded with logical
+/// call and return times. The history comes back in call order.
+pub fn record<F, Fut>(rt: &tokio::runtime::Runtime, branches: &[Vec<Op>], call: F) -> Vec<Event>
+where
+    F: Fn(Op, Vec<Raw>) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = Raw> + Send,
+{
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let ticks = std::sync::Arc::new(AtomicU64::new(0));
+    let per_branch: Vec<Vec<Event>> = rt.block_on(async {
+        let mut set = tokio::task::JoinSet::new();
+        for (branch, ops) in branches.iter().cloned().enumerate() {
+            let (call, ticks) = (call.clone(), ticks.clone());
+            set.spawn(async move {
+                let mut answers: Vec<Raw> = Vec::new();
+                let mut events = Vec::new();
+                for (index, op) in ops.into_iter().enumerate() {
+                    let start = ticks.fetch_add(1, Ordering::SeqCst);
+                    let raw = call(op.clone(), answers.clone()).await;
+                    let ret = ticks.fetch_add(1, Ordering::SeqCst);
+                    answers.push(raw.clone());
+                    events.push(Event {
+                        branch,
+                        index,
+                        op,
+                        raw,
+                        call: start,
+                        ret,
+                    });
+                }
+                events
+            });
+        }
+        set.join_all().await
+    });
+    let mut events: Vec<Event> = per_branch.into_iter().flatten().collect();
+    events.sort_by_key(|e| e.call);
+    events
+}
+
 /// A concurrent case: what runs first, then what runs at once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Case {

@@ -406,86 +406,7 @@ impl HttpDriver {
     }
 
     fn run(&mut self, op: &Op) -> Result<Outcome, DriverError> {
-        let render = |h: &Handles, t| h.render(t);
-        let (status, body) = match op {
-            Op::Register { user, password, mfa } => {
-                let mut body = json!({ "username": user, "password": password });
-                if *mfa {
-                    // Short and unique: the destination is not what is under test.
-                    self.destinations += 1;
-                    body["mfa_destination"] = json!(format!("otp:{}", self.destinations));
-                }
-                self.send(Method::POST, "/v1/accounts", None, Some(body))?
-            }
-            Op::Login { user, password, device } => self.send(
-                Method::POST,
-                "/v1/session/login",
-                None,
-                Some(json!({ "username": user, "password": password, "device": format!("device-{device}") })),
-            )?,
-            Op::VerifyMfa { challenge, code } => {
-                let right = self.handles.code(challenge).unwrap_or("000000").to_owned();
-                let code = match code {
-                    Code::Right => right,
-                    Code::Wrong if right == "000000" => "000001".to_owned(),
-                    Code::Wrong => "000000".to_owned(),
-                };
-                let id = render(&self.handles, challenge);
-                self.send(Method::POST, "/v1/session/mfa", None, Some(json!({ "challenge_id": id, "code": code })))?
-            }
-            Op::Refresh { token } => {
-                let t = render(&self.handles, token);
-                self.send(Method::POST, "/v1/session/refresh", None, Some(json!({ "refresh_token": t })))?
-            }
-            Op::Access { token } => {
-                let t = render(&self.handles, token);
-                self.send(Method::GET, "/v1/session", Some(&t), None)?
-            }
-            Op::Sensitive { token } => {
-                let t = render(&self.handles, token);
-                self.send(Method::POST, "/v1/session/sensitive", Some(&t), None)?
-            }
-            Op::Reauthenticate { token, password } => {
-                let t = render(&self.handles, token);
-                self.send(Method::POST, "/v1/session/reauth", Some(&t), Some(json!({ "password": password })))?
-            }
-            Op::Logout { token, scope } => {
-                let t = render(&self.handles, token);
-                let scope = match scope {
-                    Scope::Local => "local",
-                    Scope::Others => "others",
-                    Scope::Global => "global",
-                };
-                self.send(Method::POST, "/v1/session/logout", Some(&t), Some(json!({ "scope": scope })))?
-            }
-            Op::Revoke { token } => {
-                let t = render(&self.handles, token);
-                self.send(Method::POST, "/v1/oauth/revoke", None, Some(json!({ "token": t })))?
-            }
-            Op::ChangePassword { token, old, new } => {
-                let t = render(&self.handles, token);
-                self.send(
-                    Method::POST,
-                    "/v1/session/password",
-                    Some(&t),
-                    Some(json!({ "old_password": old, "new_password": new })),
-                )?
-            }
-            Op::AdminDisable { user } | Op::AdminEnable { user } | Op::AdminUnlock { user } => {
-                let action = match op {
-                    Op::AdminDisable { .. } => "disable",
-                    Op::AdminEnable { .. } => "enable",
-                    _ => "unlock",
-                };
-                let path = format!("/v1/admin/users/{}/{action}", percent_encode(user));
-                let token = self.admin_token.clone();
-                let (status, body) = self.send(Method::POST, &path, token.as_deref(), None)?;
-                // An empty name leaves no path segment to route: the resource does not exist.
-                if user.is_empty() && status == StatusCode::NOT_FOUND {
-                    return Ok(Outcome::Rejected(Reason::UnknownUser));
-                }
-                (status, body)
-            }
+        match op {
             Op::Tick { seconds } => {
                 self.advance(*seconds)?;
                 return Ok(Outcome::Ok);
@@ -504,7 +425,24 @@ impl HttpDriver {
                 }
                 return Ok(Outcome::Ok);
             }
+            Op::Register { mfa: true, .. } => self.destinations += 1,
+            _ => {}
+        }
+        let code = op
+            .token()
+            .and_then(|t| self.handles.code(t))
+            .map(str::to_owned);
+        let render = |t: &crate::model::Token| self.handles.render(t);
+        let Some((method, path, bearer, body)) = request_for(
+            op,
+            &render,
+            code,
+            self.destinations,
+            self.admin_token.as_deref(),
+        ) else {
+            unreachable!("every op but tick, deploy, restart and upstream is a request")
         };
+        let (status, body) = self.send(method, &path, bearer.as_deref(), body)?;
         if !status.is_success() {
             return rejection(op, status, &body).map(Outcome::Rejected);
         }
@@ -513,8 +451,8 @@ impl HttpDriver {
                 Ok(())
             } else {
                 Err(DriverError::Violation(format!(
-                    "{} answered {status}, DESIGN says {wanted}",
-                    op.kind_name()
+                    "{:?} answered {status}, DESIGN says {wanted}",
+                    op.kind()
                 )))
             }
         };
@@ -588,6 +526,7 @@ fn request_for(
     render: &dyn Fn(&crate::model::Token) -> String,
     code: Option<String>,
     destination: u64,
+    admin_token: Option<&str>,
 ) -> Option<(Method, String, Option<String>, Option<Value>)> {
     Some(match op {
         Op::Register {
@@ -683,7 +622,7 @@ fn request_for(
             (
                 Method::POST,
                 format!("/v1/admin/users/{}/{action}", percent_encode(user)),
-                None,
+                admin_token.map(str::to_owned),
                 None,
             )
         }
@@ -700,87 +639,50 @@ impl HttpDriver {
         &mut self,
         branches: &[Vec<Op>],
     ) -> Result<Vec<crate::concurrent::Event>, DriverError> {
-        use crate::concurrent::{render_local, Event, Raw};
-        use std::sync::atomic::{AtomicU64, Ordering};
-        let ticks = std::sync::Arc::new(AtomicU64::new(0));
+        use crate::concurrent::{render_local, Raw};
         let handles = std::sync::Arc::new(self.handles.clone());
-        let last_code = self.managed.as_ref().map(|m| m.otp.clone());
-        let futures = branches.iter().cloned().enumerate().map(|(b, ops)| {
-            let (client, base, admin, ticks, handles, otp) = (
-                self.client.clone(),
-                self.base.clone(),
-                self.admin_token.clone(),
-                ticks.clone(),
+        let otp = self.managed.as_ref().map(|m| m.otp.clone());
+        let (client, base, admin) = (
+            self.client.clone(),
+            self.base.clone(),
+            self.admin_token.clone(),
+        );
+        let call = move |op: Op, earlier: Vec<Raw>| {
+            let (client, base, admin, handles, otp) = (
+                client.clone(),
+                base.clone(),
+                admin.clone(),
                 handles.clone(),
-                last_code.clone(),
+                otp.clone(),
             );
             async move {
-                let mut answers: Vec<Raw> = Vec::new();
-                let mut events = Vec::new();
-                for (index, op) in ops.into_iter().enumerate() {
-                    let render = |t: &crate::model::Token| render_local(t, &handles, &answers);
-                    let call = ticks.fetch_add(1, Ordering::SeqCst);
-                    let raw = match request_for(
-                        &op,
-                        &render,
-                        op.token().and_then(|t| handles.code(t)).map(str::to_owned),
-                        0,
-                    ) {
-                        None => Raw::Failed(format!("`{op}` cannot run in a concurrent branch")),
-                        Some((method, path, bearer, body)) => {
-                            let bearer = if path.starts_with("/v1/admin/") {
-                                admin.clone()
-                            } else {
-                                bearer
-                            };
-                            let mut request = client.request(method, format!("{base}{path}"));
-                            if let Some(v) = bearer.and_then(|t| {
-                                reqwest::header::HeaderValue::from_str(&format!("Bearer {t}")).ok()
-                            }) {
-                                request = request.header(reqwest::header::AUTHORIZATION, v);
-                            }
-                            if let Some(body) = body {
-                                request = request.json(&body);
-                            }
-                            match request.send().await {
-                                Err(e) => Raw::Failed(e.to_string()),
-                                Ok(r) => {
-                                    let status = r.status();
-                                    let body: Value = r.json().await.unwrap_or(Value::Null);
-                                    raw_from_http(
-                                        &op,
-                                        status,
-                                        &body,
-                                        otp.as_ref().and_then(|o| o.last_code()),
-                                    )
-                                }
-                            }
-                        }
-                    };
-                    let ret = ticks.fetch_add(1, Ordering::SeqCst);
-                    answers.push(raw.clone());
-                    events.push(Event {
-                        branch: b,
-                        index,
-                        op,
-                        raw,
-                        call,
-                        ret,
-                    });
+                let render = |t: &crate::model::Token| render_local(t, &handles, &earlier);
+                let code = op.token().and_then(|t| handles.code(t)).map(str::to_owned);
+                let Some((method, path, bearer, body)) =
+                    request_for(&op, &render, code, 0, admin.as_deref())
+                else {
+                    return Raw::Failed(format!("`{op}` cannot run in a concurrent branch"));
+                };
+                let mut request = client.request(method, format!("{base}{path}"));
+                if let Some(v) = bearer.and_then(|t| {
+                    reqwest::header::HeaderValue::from_str(&format!("Bearer {t}")).ok()
+                }) {
+                    request = request.header(reqwest::header::AUTHORIZATION, v);
                 }
-                events
+                if let Some(body) = body {
+                    request = request.json(&body);
+                }
+                match request.send().await {
+                    Err(e) => Raw::Failed(e.to_string()),
+                    Ok(r) => {
+                        let status = r.status();
+                        let body: Value = r.json().await.unwrap_or(Value::Null);
+                        raw_from_http(&op, status, &body, otp.as_ref().and_then(|o| o.last_code()))
+                    }
+                }
             }
-        });
-        let per_branch: Vec<Vec<Event>> = self.rt.block_on(async {
-            let mut set = tokio::task::JoinSet::new();
-            for f in futures {
-                set.spawn(f);
-            }
-            set.join_all().await
-        });
-        let mut events: Vec<Event> = per_branch.into_iter().flatten().collect();
-        events.sort_by_key(|e| e.call);
-        Ok(events)
+        };
+        Ok(crate::concurrent::record(&self.rt, branches, call))
     }
 
     /// The handles seen so far.
@@ -855,12 +757,6 @@ impl Drop for HttpDriver {
     }
 }
 
-impl Op {
-    fn kind_name(&self) -> String {
-        format!("{:?}", self.kind())
-    }
-}
-
 fn terminate(child: &mut Child) {
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -885,6 +781,12 @@ fn aal(word: &str) -> Result<Aal, DriverError> {
 
 /// The rejection an error answer names, checked against DESIGN's status for it.
 fn rejection(op: &Op, status: StatusCode, body: &Value) -> Result<Reason, DriverError> {
+    // An empty name leaves no path segment to route: the resource does not exist.
+    if let Op::AdminDisable { user } | Op::AdminEnable { user } | Op::AdminUnlock { user } = op {
+        if user.is_empty() && status == StatusCode::NOT_FOUND {
+            return Ok(Reason::UnknownUser);
+        }
+    }
     let error = body["error"].as_str().unwrap_or_default();
     let reason = body["reason"].as_str();
     let token = |r: Option<&str>| match r {

@@ -165,74 +165,27 @@ impl InProcess {
         mode: Mode,
         schedule_seed: u64,
     ) -> Result<Vec<crate::concurrent::Event>, DriverError> {
-        use crate::concurrent::{Event, Raw};
-        use std::sync::atomic::{AtomicU64, Ordering};
-        let ticks = Arc::new(AtomicU64::new(0));
+        let (svc, otp) = (self.sut.service.clone(), self.sut.otp.clone());
         let handles = Arc::new(self.sut.handles.clone());
-        let branch = |b: usize, ops: Vec<Op>| {
-            let (svc, otp, ticks, handles) = (
-                self.sut.service.clone(),
-                self.sut.otp.clone(),
-                ticks.clone(),
-                handles.clone(),
-            );
-            async move {
-                let mut answers: Vec<Raw> = Vec::new();
-                let mut events = Vec::new();
-                for (index, op) in ops.into_iter().enumerate() {
-                    let call = ticks.fetch_add(1, Ordering::SeqCst);
-                    let raw = raw_call(&svc, &otp, &op, &handles, &answers).await;
-                    let ret = ticks.fetch_add(1, Ordering::SeqCst);
-                    answers.push(raw.clone());
-                    events.push(Event {
-                        branch: b,
-                        index,
-                        op,
-                        raw,
-                        call,
-                        ret,
-                    });
-                }
-                events
-            }
+        let call = move |op: Op, earlier: Vec<crate::concurrent::Raw>| {
+            let (svc, otp, handles) = (svc.clone(), otp.clone(), handles.clone());
+            async move { raw_call(&svc, &otp, &op, &handles, &earlier).await }
         };
-        let futures: Vec<_> = branches
-            .iter()
-            .cloned()
-            .enumerate()
-            .map(|(b, ops)| branch(b, ops))
-            .collect();
-        let fail = |e: String| DriverError::Service(e);
-        let per_branch: Vec<Vec<Event>> = match mode {
+        Ok(match mode {
             Mode::Deterministic => {
                 self.sut.scheduler.arm(Some(schedule_seed));
-                let out = self.rt.block_on(async {
-                    let mut set = tokio::task::JoinSet::new();
-                    for f in futures {
-                        set.spawn(f);
-                    }
-                    set.join_all().await
-                });
+                let events = crate::concurrent::record(&self.rt, branches, call);
                 self.sut.scheduler.arm(None);
-                out
+                events
             }
             Mode::Real => {
                 let rt = tokio::runtime::Builder::new_multi_thread()
                     .worker_threads(2)
                     .build()
-                    .map_err(|e| fail(e.to_string()))?;
-                rt.block_on(async {
-                    let mut set = tokio::task::JoinSet::new();
-                    for f in futures {
-                        set.spawn(f);
-                    }
-                    set.join_all().await
-                })
+                    .map_err(|e| DriverError::Service(e.to_string()))?;
+                crate::concurrent::record(&rt, branches, call)
             }
-        };
-        let mut events: Vec<Event> = per_branch.into_iter().flatten().collect();
-        events.sort_by_key(|e| e.call);
-        Ok(events)
+        })
     }
 }
 
