@@ -25,13 +25,9 @@ pub struct Detection {
 
 /// The hand-written minimal trace of a flaw.
 pub fn minimal_trace(flaw: Flaw) -> Trace {
-    let path = format!(
-        "{}/regressions/traces/flaw-{}.trace",
-        env!("CARGO_MANIFEST_DIR"),
-        flaw.id()
-    );
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    Trace::parse(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+    let path = crate::trace::regressions_dir().join(format!("flaw-{}.trace", flaw.id()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    Trace::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// Operations in the flaw's minimal trace.

@@ -56,6 +56,44 @@ impl fmt::Display for ParseError {
 
 impl std::error::Error for ParseError {}
 
+/// Where the committed regression traces live.
+pub fn regressions_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("regressions/traces")
+}
+
+/// Every `*.trace` file of `dir`, in name order, as (file stem, text).
+pub fn read_dir(dir: &std::path::Path) -> std::io::Result<Vec<(String, String)>> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    files.retain(|p| p.extension().is_some_and(|e| e == "trace"));
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            let stem = p
+                .file_stem()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            Ok((stem, std::fs::read_to_string(&p)?))
+        })
+        .collect()
+}
+
+/// The committed regression traces, parsed, as (file stem, trace). Panics on a file that does
+/// not parse: for tests, where that is the failure wanted.
+pub fn regression_traces() -> Vec<(String, Trace)> {
+    read_dir(&regressions_dir())
+        .unwrap_or_else(|e| panic!("{}: {e}", regressions_dir().display()))
+        .into_iter()
+        .map(|(name, text)| {
+            let trace = Trace::parse(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            (name, trace)
+        })
+        .collect()
+}
+
 impl Trace {
     /// A trace of `ops` with the given expectations and header comment lines (without `# `).
     pub fn new(header: &[String], ops: &[Op], expected: &[Outcome]) -> Self {

@@ -31,13 +31,11 @@ fn root() -> PathBuf {
 }
 
 fn regression_traces() -> Vec<Vec<u8>> {
-    let mut files: Vec<_> = std::fs::read_dir(root().join("regressions/traces"))
+    authcheck::trace::read_dir(&authcheck::trace::regressions_dir())
         .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "trace"))
-        .collect();
-    files.sort();
-    files.iter().map(|p| std::fs::read(p).unwrap()).collect()
+        .into_iter()
+        .map(|(_, text)| text.into_bytes())
+        .collect()
 }
 
 const HTTP_SEEDS: &[&str] = &[

@@ -7,33 +7,12 @@ use authcheck::driver::http::find_server_bin;
 use authcheck::driver::{HttpDriver, HttpTarget};
 use authcheck::lockstep;
 use authcheck::model::Params;
-use authcheck::trace::Trace;
-use std::path::PathBuf;
+use authcheck::trace::regression_traces;
 
 fn managed() -> HttpTarget {
     HttpTarget::Managed {
         server_bin: find_server_bin().expect("auth-server binary"),
     }
-}
-
-fn regression_traces() -> Vec<(String, Trace)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("regressions/traces");
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    files
-        .into_iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "trace"))
-        .map(|p| {
-            let name = p.file_stem().unwrap().to_string_lossy().into_owned();
-            (
-                name,
-                Trace::parse(&std::fs::read_to_string(&p).unwrap()).unwrap(),
-            )
-        })
-        .collect()
 }
 
 #[test]

@@ -6,30 +6,11 @@ use authcheck::concurrent::Setup;
 use authcheck::driver::{Mode, StoreKind};
 use authcheck::lockstep::expectations;
 use authcheck::model::Params;
-use authcheck::trace::Trace;
-
-fn traces() -> Vec<(String, Trace)> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/regressions/traces");
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    files
-        .into_iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "trace"))
-        .map(|p| {
-            let text = std::fs::read_to_string(&p).unwrap();
-            let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            let trace = Trace::parse(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
-            (name, trace)
-        })
-        .collect()
-}
+use authcheck::trace::regression_traces;
 
 #[test]
 fn every_trace_says_what_it_reproduces_and_expects_what_the_model_says() {
-    let all = traces();
+    let all = regression_traces();
     assert!(!all.is_empty());
     for (name, trace) in all {
         assert!(
@@ -51,7 +32,7 @@ fn every_trace_says_what_it_reproduces_and_expects_what_the_model_says() {
 
 #[test]
 fn every_trace_replays_against_the_service_on_both_stores() {
-    for (name, trace) in traces() {
+    for (name, trace) in regression_traces() {
         if let Some((prefix, branches)) = trace.branches() {
             let case = authcheck::concurrent::Case { prefix, branches };
             for (store, mode) in [

@@ -60,21 +60,10 @@ fn transcript(trace: &Trace, store: StoreKind) -> Vec<Step> {
 
 #[test]
 fn every_regression_trace_has_a_reviewed_transcript() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/regressions/traces");
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    for file in files
-        .iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "trace"))
-    {
-        let trace = Trace::parse(&std::fs::read_to_string(file).unwrap()).unwrap();
+    for (name, trace) in authcheck::trace::regression_traces() {
         if trace.branches().is_some() {
             continue; // concurrent: no single transcript (tests/regressions.rs replays them)
         }
-        let name = file.file_stem().unwrap().to_string_lossy().into_owned();
         let memory = transcript(&trace, StoreKind::Memory);
         let sqlite = transcript(&trace, StoreKind::Sqlite);
         assert_eq!(memory, sqlite, "{name}: the stores disagree");
