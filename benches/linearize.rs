@@ -94,7 +94,7 @@ fn main() {
         prefix.iter().for_each(|op| drop(state.apply(op)));
         let handles = driver.handles().clone();
         let events = driver
-            .run_concurrent(&branches, Mode::Deterministic, 7)
+            .run_concurrent(&branches, &[], Mode::Deterministic, 7)
             .unwrap();
         let before = CURRENT.load(Ordering::Relaxed);
         PEAK.store(before, Ordering::Relaxed);

@@ -5,7 +5,7 @@ use crate::coverage::Coverage;
 use crate::driver::{
     Capabilities, Driver, DriverError, Flaw, HttpDriver, HttpTarget, InProcess, StoreKind,
 };
-use crate::generate::generate_for;
+use crate::generate::{self, Plan, Settings};
 use crate::lockstep::{self, Failure, Run};
 use crate::model::{Op, Outcome, Params};
 use crate::shrink::shrink;
@@ -38,7 +38,7 @@ impl Target {
             Target::Flawed(store, flaw) => {
                 Box::new(InProcess::with_flaw(*store, params, seed, Some(*flaw))?)
             }
-            Target::Http(http) => Box::new(HttpDriver::new(http, seed)?),
+            Target::Http(http) => Box::new(HttpDriver::new(http, params, seed)?),
         })
     }
 
@@ -78,10 +78,17 @@ pub struct CheckOptions {
     pub cases: u64,
     pub seed: u64,
     pub target: Target,
-    /// Longest generated trace.
+    /// Longest generated trace (case lengths vary below it).
     pub max_ops: usize,
-    pub params: Params,
+    /// Protocol numbers: `None` draws them per case where the target can be configured
+    /// (parameter swarm); `Some` fixes them for every case.
+    pub params: Option<Params>,
+    /// Which slice of the campaign's cases this run takes.
+    pub shard: Shard,
 }
+
+/// The longest case by default: most cases are far shorter (see [`generate::plan`]).
+pub const DEFAULT_MAX_OPS: usize = 300;
 
 impl Default for CheckOptions {
     fn default() -> Self {
@@ -89,10 +96,68 @@ impl Default for CheckOptions {
             cases: 200,
             seed: 0,
             target: Target::InProcess(StoreKind::Sqlite),
-            max_ops: 60,
-            params: Params::default(),
+            max_ops: DEFAULT_MAX_OPS,
+            params: None,
+            shard: Shard::WHOLE,
         }
     }
+}
+
+/// Shard `index` (0-based) of `count`: the cases whose index is `index` modulo `count`, so
+/// `count` machines split one campaign without overlap (`--shard K/N` is index K-1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u64,
+    pub count: u64,
+}
+
+impl Shard {
+    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
+
+    pub fn takes(&self, case: u64) -> bool {
+        case % self.count == self.index
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+    /// `K/N` with 1 <= K <= N.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("--shard {s}: expected K/N with 1 <= K <= N (e.g. 2/4)");
+        let (k, n) = s.split_once('/').ok_or_else(bad)?;
+        let (k, n): (u64, u64) = (k.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
+        if k == 0 || n == 0 || k > n {
+            return Err(bad());
+        }
+        Ok(Shard {
+            index: k - 1,
+            count: n,
+        })
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index + 1, self.count)
+    }
+}
+
+/// The seed of case `index` of the campaign seeded `campaign`: the campaign seed itself for the
+/// first case (so `check --seed CASE_SEED --cases 1` re-runs any reported case), a hash of the
+/// two for the others — so the cases of two campaign seeds do not overlap (with `seed + i`,
+/// seeds 1 and 2 shared all but one case).
+pub fn case_seed(campaign: u64, index: u64) -> u64 {
+    if index == 0 {
+        return campaign;
+    }
+    mix(mix(campaign) ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+}
+
+/// SplitMix64's finaliser: a bijective, well-mixed hash of 64 bits.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// A failing case, shrunk.
@@ -100,6 +165,8 @@ impl Default for CheckOptions {
 pub struct CaseFailure {
     /// The seed that generates exactly this case (`check --seed CASE_SEED --cases 1`).
     pub case_seed: u64,
+    /// The protocol numbers the case ran under.
+    pub params: Params,
     pub original_len: usize,
     pub ops: Vec<Op>,
     pub failure: Failure,
@@ -117,23 +184,27 @@ pub struct Summary {
     pub failure: Option<CaseFailure>,
 }
 
-/// The bytes case `case_seed` decodes its operations from.
+/// The bytes case `case_seed` decodes its operations from (enough for the longest cases).
 pub fn case_bytes(case_seed: u64) -> Vec<u8> {
     let mut rng = ChaCha20Rng::seed_from_u64(case_seed);
-    let mut bytes = vec![0u8; 4096];
+    let mut bytes = vec![0u8; 32 * 1024];
     rng.fill_bytes(&mut bytes);
     bytes
 }
 
-/// The operations of case `case_seed`.
-pub fn case_ops(case_seed: u64, params: Params, max_ops: usize) -> Vec<Op> {
-    case_ops_for(case_seed, params, max_ops, Capabilities::ALL)
+/// The case of `case_seed` (numbers and operations) for a target with these capabilities.
+pub fn case_plan(case_seed: u64, settings: &Settings) -> Plan {
+    let bytes = case_bytes(case_seed);
+    generate::plan(&mut Unstructured::new(&bytes), settings)
 }
 
-/// The operations of case `case_seed` for a target with these capabilities.
-pub fn case_ops_for(case_seed: u64, params: Params, max_ops: usize, caps: Capabilities) -> Vec<Op> {
-    let bytes = case_bytes(case_seed);
-    generate_for(&mut Unstructured::new(&bytes), params, max_ops, caps)
+/// The operations of case `case_seed` under fixed `params`, every capability on.
+pub fn case_ops(case_seed: u64, params: Params, max_ops: usize) -> Vec<Op> {
+    let settings = Settings {
+        params: Some(params),
+        ..Settings::campaign(Capabilities::ALL, max_ops)
+    };
+    case_plan(case_seed, &settings).ops
 }
 
 /// Appends `suffix` to every valid user name, so cases sharing one server cannot meet.
@@ -182,17 +253,58 @@ pub fn run_ops(
     }
 }
 
-/// Shrinks a failing run of `ops` against fresh systems under test.
+/// Shrinks a failing run of `ops` against fresh systems under test: the operations first, then
+/// the protocol numbers back toward DESIGN's defaults (all at once, else one at a time) while
+/// the failure stays, then the operations again under the plainer numbers.
 pub fn shrink_failure(
     target: &Target,
     params: Params,
     token_seed: u64,
     ops: &[Op],
     failure: Failure,
-) -> (Vec<Op>, Failure) {
-    let mut oracle =
-        |candidate: &[Op]| run_ops(target, params, token_seed, candidate, None).failure;
-    shrink(params, ops, failure, &mut oracle)
+) -> (Params, Vec<Op>, Failure) {
+    let shrink_ops = |params: Params, ops: &[Op], failure: Failure| {
+        let mut oracle =
+            |candidate: &[Op]| run_ops(target, params, token_seed, candidate, None).failure;
+        shrink(params, ops, failure, &mut oracle)
+    };
+    let (mut ops, mut failure) = shrink_ops(params, ops, failure);
+    let mut params = params;
+    let mut plainer = false;
+    loop {
+        let defaults = Params::default();
+        let mut candidates = vec![defaults];
+        for key in params.changed() {
+            let mut p = params;
+            let _ = p.set(key, defaults.get(key).unwrap_or_default());
+            candidates.push(p);
+        }
+        let found = candidates
+            .into_iter()
+            .filter(|p| *p != params)
+            .find_map(|p| {
+                if !crate::shrink::valid(p, &ops) {
+                    return None;
+                }
+                run_ops(target, p, token_seed, &ops, None)
+                    .failure
+                    .filter(|f| f.same_kind(&failure))
+                    .map(|f| (p, f))
+            });
+        match found {
+            Some((p, f)) => {
+                params = p;
+                ops.truncate(f.step + 1);
+                failure = f;
+                plainer = true;
+            }
+            None => break,
+        }
+    }
+    if plainer {
+        (ops, failure) = shrink_ops(params, &ops, failure);
+    }
+    (params, ops, failure)
 }
 
 /// Runs the campaign; `progress` is told after every case. Stops at the first failure.
@@ -202,35 +314,33 @@ pub fn check(opts: &CheckOptions, mut progress: impl FnMut(u64)) -> Summary {
     let mut total_ops = 0;
     let mut failure = None;
     let mut cases = 0;
-    let caps = opts.target.capabilities();
+    let mut settings = Settings::campaign(opts.target.capabilities(), opts.max_ops);
+    if opts.params.is_some() {
+        settings.params = opts.params;
+    }
     // A shared server remembers earlier runs too: names carry this run's nonce as well.
     let nonce = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64 ^ u64::from(std::process::id()))
         .unwrap_or(0)
         % 0xffff_ffff;
-    for case in 0..opts.cases {
-        let case_seed = opts.seed.wrapping_add(case);
-        let mut ops = case_ops_for(case_seed, opts.params, opts.max_ops, caps);
+    for case in (0..opts.cases).filter(|i| opts.shard.takes(*i)) {
+        let case_seed = case_seed(opts.seed, case);
+        let Plan { params, mut ops } = case_plan(case_seed, &settings);
         if opts.target.isolates_cases() {
             ops = isolate_names(&ops, &format!("-{nonce:x}-{case_seed:x}"));
         }
-        let run = run_ops(
-            &opts.target,
-            opts.params,
-            case_seed,
-            &ops,
-            Some(&mut coverage),
-        );
+        let run = run_ops(&opts.target, params, case_seed, &ops, Some(&mut coverage));
         total_ops += run.steps.len() as u64;
         cases += 1;
         progress(cases);
         if let Some(f) = run.failure {
             let original_len = f.step + 1;
-            let (ops, f) = shrink_failure(&opts.target, opts.params, case_seed, &ops, f);
-            let expected = lockstep::expectations(opts.params, &ops);
+            let (params, ops, f) = shrink_failure(&opts.target, params, case_seed, &ops, f);
+            let expected = lockstep::expectations(params, &ops);
             failure = Some(CaseFailure {
                 case_seed,
+                params,
                 original_len,
                 ops,
                 failure: f,
@@ -269,7 +379,9 @@ impl CaseFailure {
             ),
             format!("token-seed: {}", self.case_seed),
         ];
-        Trace::new(&header, &self.ops, &self.expected)
+        let mut trace = Trace::new(&header, &self.ops, &self.expected);
+        trace.set_params(self.params);
+        trace
     }
 }
 

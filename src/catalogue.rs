@@ -1,10 +1,9 @@
 //! The flaw catalogue (DESIGN §5) as a benchmark of the harness: does a campaign catch each
 //! flaw, how fast, and how small is what it reports? Needs the `flaws` feature.
 
-use crate::campaign::{self, CheckOptions, Target};
+use crate::campaign::{self, CheckOptions, Shard, Target};
 use crate::concurrent::{self, Setup};
 use crate::driver::{Flaw, Mode, StoreKind};
-use crate::model::Params;
 use crate::trace::Trace;
 use std::time::{Duration, Instant};
 
@@ -38,20 +37,20 @@ pub fn minimal_len(flaw: Flaw) -> usize {
 /// Whether the flawed service fails the flaw's minimal trace.
 pub fn minimal_trace_fails(flaw: Flaw) -> bool {
     let trace = minimal_trace(flaw);
-    match trace.branches() {
-        Some((prefix, branches)) => {
+    match concurrent::Case::from_trace(&trace) {
+        Some(case) => {
             let setup = Setup {
                 store: StoreKind::Memory,
-                params: Params::default(),
+                params: Some(case.params),
                 mode: Mode::Deterministic,
                 flaw: Some(flaw),
                 http: None,
             };
-            concurrent::fails(&setup, &concurrent::Case { prefix, branches }, 0, 0, 32).is_some()
+            concurrent::fails(&setup, &case, 0, 0, 32).is_some()
         }
         None => campaign::run_ops(
             &Target::Flawed(StoreKind::Memory, flaw),
-            Params::default(),
+            trace.params().unwrap_or_default(),
             0,
             &trace.ops(),
             None,
@@ -67,17 +66,17 @@ pub fn detect(flaw: Flaw, seed: u64) -> Detection {
     if flaw.needs_concurrency() {
         let setup = Setup {
             store: StoreKind::Memory,
-            params: Params::default(),
+            params: None,
             mode: Mode::Deterministic,
             flaw: Some(flaw),
             http: None,
         };
-        let (cases, _, failure) = concurrent::campaign(&setup, seed, CONCURRENT_BUDGET, |_| {});
+        let run = concurrent::campaign(&setup, seed, CONCURRENT_BUDGET, Shard::WHOLE, |_| {});
         return Detection {
-            detected: failure.is_some(),
-            cases,
+            detected: run.failure.is_some(),
+            cases: run.cases,
             elapsed: start.elapsed(),
-            shrunk_len: failure.map_or(0, |f| f.case.len()),
+            shrunk_len: run.failure.map_or(0, |f| f.case.len()),
         };
     }
     let opts = CheckOptions {

@@ -1,21 +1,73 @@
-//! Model coverage: which (operation, outcome) pairs of the DESIGN table a campaign exercised.
+//! What a campaign reached, so its blind spots show:
+//!
+//! - **pairs**: (operation, outcome) pairs of the DESIGN table;
+//! - **deadlines**: operations that acted on a subject one second before, on, or one second
+//!   after one of its deadlines (`idle-timeout@-1`, `access-expiry@0`, …);
+//! - **limits**: counters that reached their limit, and through which operation kind;
+//! - **races**: operation kinds that ran concurrently on one account (concurrent cases).
+//!
+//! Everything is a count under a label, so the JSON of sharded runs adds up (`authcheck merge`).
 
-use crate::model::{design_table, OpKind, OutcomeKind};
+use crate::model::{design_table, CounterKind, DeadlineKind, Op, OpKind, OutcomeKind, State};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Coverage {
     counts: BTreeMap<(OpKind, OutcomeKind), u64>,
+    deadlines: BTreeMap<(DeadlineKind, i8), u64>,
+    limits: BTreeMap<(CounterKind, OpKind), u64>,
+    races: BTreeMap<(OpKind, OpKind), u64>,
 }
+
+/// Offsets from a deadline that coverage tracks (seconds; -1 = one second before).
+pub const OFFSETS: [i8; 3] = [-1, 0, 1];
 
 impl Coverage {
     pub fn record(&mut self, op: OpKind, outcome: OutcomeKind) {
         *self.counts.entry((op, outcome)).or_default() += 1;
     }
 
+    /// Before `op` runs in `state`: the deadlines of what it acts on that are one second away.
+    pub fn record_deadlines(&mut self, state: &State, op: &Op) {
+        if matches!(
+            op.kind(),
+            OpKind::Tick | OpKind::Deploy | OpKind::Restart | OpKind::UpstreamFault
+        ) {
+            return;
+        }
+        for subject in state.subjects(op) {
+            for d in state.deadlines_of(&subject) {
+                let offset = state.now as i128 - d.at as i128;
+                if let Ok(offset) = i8::try_from(offset) {
+                    if OFFSETS.contains(&offset) {
+                        *self.deadlines.entry((d.kind, offset)).or_default() += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn record_limit(&mut self, counter: CounterKind, through: OpKind) {
+        *self.limits.entry((counter, through)).or_default() += 1;
+    }
+
+    /// Two operations of these kinds overlapped in time on one account.
+    pub fn record_race(&mut self, a: OpKind, b: OpKind) {
+        *self.races.entry((a.min(b), a.max(b))).or_default() += 1;
+    }
+
     pub fn merge(&mut self, other: &Coverage) {
         for (k, v) in &other.counts {
             *self.counts.entry(*k).or_default() += v;
+        }
+        for (k, v) in &other.deadlines {
+            *self.deadlines.entry(*k).or_default() += v;
+        }
+        for (k, v) in &other.limits {
+            *self.limits.entry(*k).or_default() += v;
+        }
+        for (k, v) in &other.races {
+            *self.races.entry(*k).or_default() += v;
         }
     }
 
@@ -39,8 +91,198 @@ impl Coverage {
         self.total() - self.missing().len()
     }
 
+    /// Deadline kinds × offsets no operation met.
+    pub fn deadlines_missing(&self) -> Vec<String> {
+        DeadlineKind::ALL
+            .into_iter()
+            .flat_map(|k| OFFSETS.map(|o| (k, o)))
+            .filter(|key| !self.deadlines.contains_key(key))
+            .map(|(k, o)| deadline_label(k, o))
+            .collect()
+    }
+
+    /// Counters that never reached their limit.
+    pub fn limits_missing(&self) -> Vec<&'static str> {
+        CounterKind::ALL
+            .into_iter()
+            .filter(|c| !self.limits.keys().any(|(k, _)| k == c))
+            .map(CounterKind::name)
+            .collect()
+    }
+
+    pub fn races_seen(&self) -> usize {
+        self.races.len()
+    }
+
     /// "Refresh → Rejected(InvalidGrant(Reuse))"-style labels.
     pub fn label(op: OpKind, outcome: OutcomeKind) -> String {
         format!("{op:?} → {outcome:?}")
     }
+
+    /// One line per kind of coverage, for the `check` summary; what was never reached is named.
+    pub fn lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let missing: Vec<String> = self
+            .missing()
+            .into_iter()
+            .map(|(op, outcome)| Coverage::label(op, outcome))
+            .collect();
+        if !missing.is_empty() {
+            out.push(format!("not reached: {}", missing.join(", ")));
+        }
+        let total_deadlines = DeadlineKind::ALL.len() * OFFSETS.len();
+        let deadlines_missing = self.deadlines_missing();
+        out.push(format!(
+            "deadlines met at -1/0/+1 s: {}/{total_deadlines}{}",
+            total_deadlines - deadlines_missing.len(),
+            list(" — never", &deadlines_missing)
+        ));
+        let reached: Vec<String> = self
+            .limits
+            .iter()
+            .map(|((c, op), n)| format!("{} via {op:?} ×{n}", c.name()))
+            .collect();
+        let limits_missing: Vec<String> = self
+            .limits_missing()
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        out.push(format!(
+            "limits reached: {}{}",
+            if reached.is_empty() {
+                "none".to_owned()
+            } else {
+                reached.join(", ")
+            },
+            list(" — never", &limits_missing)
+        ));
+        if !self.races.is_empty() {
+            out.push(format!(
+                "kinds raced on one account: {} pairs",
+                self.races.len()
+            ));
+        }
+        out
+    }
+
+    /// The JSON form: every count under its label, plus the DESIGN-pair totals.
+    pub fn to_json(&self) -> serde_json::Value {
+        let pairs: serde_json::Map<String, serde_json::Value> = self
+            .counts
+            .iter()
+            .map(|((op, o), n)| (Coverage::label(*op, *o), (*n).into()))
+            .collect();
+        let deadlines: serde_json::Map<String, serde_json::Value> = self
+            .deadlines
+            .iter()
+            .map(|((k, o), n)| (deadline_label(*k, *o), (*n).into()))
+            .collect();
+        let limits: serde_json::Map<String, serde_json::Value> = self
+            .limits
+            .iter()
+            .map(|((c, op), n)| (limit_label(*c, *op), (*n).into()))
+            .collect();
+        let races: serde_json::Map<String, serde_json::Value> = self
+            .races
+            .iter()
+            .map(|((a, b), n)| (race_label(*a, *b), (*n).into()))
+            .collect();
+        let missing: Vec<String> = self
+            .missing()
+            .into_iter()
+            .map(|(op, o)| Coverage::label(op, o))
+            .collect();
+        serde_json::json!({
+            "covered": self.covered(),
+            "total": self.total(),
+            "missing": missing,
+            "pairs": pairs,
+            "deadlines": deadlines,
+            "deadlines_missing": self.deadlines_missing(),
+            "limits": limits,
+            "limits_missing": self.limits_missing(),
+            "races": races,
+        })
+    }
+
+    /// Reads what [`Coverage::to_json`] wrote (labels it does not know are an error).
+    pub fn from_json(v: &serde_json::Value) -> Result<Coverage, String> {
+        let mut c = Coverage::default();
+        let counts = |key: &str| -> Result<Vec<(String, u64)>, String> {
+            match v.get(key) {
+                None => Ok(Vec::new()),
+                Some(serde_json::Value::Object(m)) => m
+                    .iter()
+                    .map(|(k, n)| {
+                        n.as_u64()
+                            .map(|n| (k.clone(), n))
+                            .ok_or_else(|| format!("coverage.{key}.{k}: not a count"))
+                    })
+                    .collect(),
+                Some(_) => Err(format!("coverage.{key}: not an object")),
+            }
+        };
+        let op_kinds = all_op_kinds();
+        for (label, n) in counts("pairs")? {
+            let key = design_table()
+                .into_iter()
+                .chain(
+                    op_kinds
+                        .iter()
+                        .flat_map(|op| OutcomeKind::all().into_iter().map(|o| (*op, o))),
+                )
+                .find(|(op, o)| Coverage::label(*op, *o) == label)
+                .ok_or_else(|| format!("coverage.pairs: unknown pair {label:?}"))?;
+            *c.counts.entry(key).or_default() += n;
+        }
+        for (label, n) in counts("deadlines")? {
+            let key = DeadlineKind::ALL
+                .into_iter()
+                .flat_map(|k| OFFSETS.map(|o| (k, o)))
+                .find(|(k, o)| deadline_label(*k, *o) == label)
+                .ok_or_else(|| format!("coverage.deadlines: unknown {label:?}"))?;
+            *c.deadlines.entry(key).or_default() += n;
+        }
+        for (label, n) in counts("limits")? {
+            let key = CounterKind::ALL
+                .into_iter()
+                .flat_map(|k| op_kinds.iter().map(move |op| (k, *op)))
+                .find(|(k, op)| limit_label(*k, *op) == label)
+                .ok_or_else(|| format!("coverage.limits: unknown {label:?}"))?;
+            *c.limits.entry(key).or_default() += n;
+        }
+        for (label, n) in counts("races")? {
+            let key = op_kinds
+                .iter()
+                .flat_map(|a| op_kinds.iter().map(move |b| (*a, *b)))
+                .find(|(a, b)| race_label(*a, *b) == label)
+                .ok_or_else(|| format!("coverage.races: unknown {label:?}"))?;
+            *c.races.entry(key).or_default() += n;
+        }
+        Ok(c)
+    }
+}
+
+fn list(prefix: &str, items: &[String]) -> String {
+    if items.is_empty() {
+        String::new()
+    } else {
+        format!("{prefix}: {}", items.join(", "))
+    }
+}
+
+fn deadline_label(kind: DeadlineKind, offset: i8) -> String {
+    format!("{}@{offset:+}", kind.name()).replace("@+0", "@0")
+}
+
+fn limit_label(counter: CounterKind, through: OpKind) -> String {
+    format!("{} via {through:?}", counter.name())
+}
+
+fn race_label(a: OpKind, b: OpKind) -> String {
+    format!("{a:?} ∥ {b:?}")
+}
+
+fn all_op_kinds() -> Vec<OpKind> {
+    OpKind::ALL.to_vec()
 }

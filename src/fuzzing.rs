@@ -9,10 +9,10 @@
 //! | [`http_request`] | `METHOD PATH\n(Name: value\n)*\nbody` | the router never panics and never answers 5xx to bad input |
 
 use crate::campaign::{run_ops, shrink_failure, CaseFailure, Target};
+use crate::driver::Capabilities;
 use crate::driver::StoreKind;
-use crate::generate::generate;
+use crate::generate::{self, Plan, Settings};
 use crate::lockstep::expectations;
-use crate::model::{Op, Params};
 use crate::shrink::valid;
 use crate::trace::Trace;
 use auth::tokens::{RefreshClaim, TokenKey};
@@ -30,37 +30,42 @@ pub const FUZZ_MAX_OPS: usize = 40;
 /// The token RNG seed of fuzzed services (a failure replays with the same tokens).
 pub const FUZZ_TOKEN_SEED: u64 = 0;
 
-/// The operations a lockstep input stands for (`None` if it is a trace that does not parse or
-/// is not valid under the model).
-pub fn ops_from_bytes(data: &[u8]) -> Option<Vec<Op>> {
-    let params = Params::default();
+/// The case a lockstep input stands for: protocol numbers and operations (`None` if it is a
+/// trace that does not parse or is not valid under the model). Generator bytes draw the numbers
+/// too (parameter swarm), as `check` does.
+pub fn plan_from_bytes(data: &[u8]) -> Option<Plan> {
     if let Some(text) = data.strip_prefix(TRACE_MAGIC) {
         let trace = Trace::parse(std::str::from_utf8(text).ok()?).ok()?;
+        let params = trace.params().ok()?;
         let mut ops = trace.ops();
         ops.truncate(FUZZ_MAX_OPS * 2);
-        return valid(params, &ops).then_some(ops);
+        return valid(params, &ops).then_some(Plan { params, ops });
     }
-    Some(generate(
+    let settings = Settings {
+        vary_length: false,
+        ..Settings::campaign(Capabilities::ALL, FUZZ_MAX_OPS)
+    };
+    Some(generate::plan(
         &mut arbitrary::Unstructured::new(data),
-        params,
-        FUZZ_MAX_OPS,
+        &settings,
     ))
 }
 
 /// Lockstep against the in-process service (memory store). A divergence panics with the
 /// minimal trace.
 pub fn lockstep(data: &[u8]) {
-    let Some(ops) = ops_from_bytes(data) else {
+    let Some(Plan { params, ops }) = plan_from_bytes(data) else {
         return;
     };
-    let params = Params::default();
     let target = Target::InProcess(StoreKind::Memory);
     if let Some(failure) = run_ops(&target, params, FUZZ_TOKEN_SEED, &ops, None).failure {
         let original_len = failure.step + 1;
-        let (ops, failure) = shrink_failure(&target, params, FUZZ_TOKEN_SEED, &ops, failure);
+        let (params, ops, failure) =
+            shrink_failure(&target, params, FUZZ_TOKEN_SEED, &ops, failure);
         let expected = expectations(params, &ops);
         let report = CaseFailure {
             case_seed: FUZZ_TOKEN_SEED,
+            params,
             original_len,
             ops,
             failure,

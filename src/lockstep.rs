@@ -80,9 +80,17 @@ pub fn run(
     let mut out = Run::default();
     for (i, op) in ops.iter().enumerate() {
         let before = invariants::Snapshot::of(&state);
+        // Coverage looks at the state before and after (only when a campaign asks for it).
+        let marks = coverage.as_deref_mut().map(|c| {
+            c.record_deadlines(&state, op);
+            state.limit_marks(op)
+        });
         let expected = state.apply(op);
-        if let Some(c) = coverage.as_deref_mut() {
+        if let (Some(c), Some(marks)) = (coverage.as_deref_mut(), marks) {
             c.record(op.kind(), expected.kind());
+            for limit in state.limits_reached(&marks) {
+                c.record_limit(limit, op.kind());
+            }
         }
         let fail = |actual| Failure {
             step: i,

@@ -37,14 +37,24 @@ enum Command {
         /// How many cases (each a fresh service and a generated trace).
         #[arg(long, default_value_t = 500)]
         cases: u64,
-        /// Seed of the campaign (case i uses seed S+i). Default: from the clock, printed.
+        /// Seed of the campaign (case 0 uses seed S itself, the others a hash of S and their
+        /// index, so campaigns do not overlap). Default: from the clock, printed.
         #[arg(long)]
         seed: Option<u64>,
         #[command(flatten)]
         target: TargetArgs,
-        /// Longest generated trace, in operations.
-        #[arg(long, default_value_t = 60)]
+        /// Longest generated trace, in operations (most cases are much shorter).
+        #[arg(long, default_value_t = campaign::DEFAULT_MAX_OPS)]
         max_ops: usize,
+        /// Protocol numbers for every case: `defaults`, or `key=value` words over the defaults
+        /// (`"refresh_grace=0 lockout_threshold=1"`). Default: drawn per case (parameter swarm)
+        /// where the target can be configured.
+        #[arg(long)]
+        params: Option<String>,
+        /// Run shard K of N of the campaign (the cases whose index is K-1 modulo N), so N
+        /// machines split one campaign without overlap; `authcheck merge` adds up their JSON.
+        #[arg(long, default_value = "1/1")]
+        shard: campaign::Shard,
         /// Where a minimized failing trace is written.
         #[arg(long, default_value = "authcheck-failures")]
         out_dir: PathBuf,
@@ -84,6 +94,14 @@ enum Command {
         /// Print a JSON object as the last line of stdout.
         #[arg(long)]
         json: bool,
+        /// Leave out the proptest-state-machine peer (its campaigns are the slow part).
+        #[arg(long)]
+        no_peer: bool,
+    },
+    /// Add up the `--json` summaries of sharded `check` runs (one file of output per run).
+    Merge {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
     /// Turn a libFuzzer artifact of the lockstep target (or a trace) into a minimal, numbered
     /// regression trace.
@@ -199,18 +217,35 @@ fn main() -> ExitCode {
             seed,
             target,
             max_ops,
+            params,
+            shard,
             out_dir,
             json,
             concurrent,
             mode,
         } => target.target().and_then(|t| {
+            let params = parse_params(params.as_deref())?;
+            let seed = seed.unwrap_or_else(seed_from_clock);
             if concurrent {
-                check_concurrent(cases, seed, &t, mode.into(), &out_dir, json)
+                check_concurrent(cases, seed, shard, params, &t, mode.into(), &out_dir, json)
             } else {
-                check(cases, seed, &t, max_ops, &out_dir, json)
+                let opts = CheckOptions {
+                    cases,
+                    seed,
+                    target: t,
+                    max_ops,
+                    params,
+                    shard,
+                };
+                check(&opts, &out_dir, json)
             }
         }),
-        Command::Flaws { seeds, json } => flaws(seeds, json),
+        Command::Merge { files } => merge(&files),
+        Command::Flaws {
+            seeds,
+            json,
+            no_peer,
+        } => flaws(seeds, json, !no_peer),
         Command::Replay { files, target } => target.target().and_then(|t| replay(&files, &t)),
         Command::Shrink { file, out, target } => {
             target.target().and_then(|t| shrink(&file, out, &t))
@@ -233,21 +268,37 @@ fn main() -> ExitCode {
     }
 }
 
-fn check(
-    cases: u64,
-    seed: Option<u64>,
-    target: &Target,
-    max_ops: usize,
-    out_dir: &Path,
-    json: bool,
-) -> Result<ExitCode, String> {
-    let seed = seed.unwrap_or_else(seed_from_clock);
+/// `--params`: `defaults`, or `key=value` words over the defaults.
+fn parse_params(words: Option<&str>) -> Result<Option<Params>, String> {
+    match words {
+        None => Ok(None),
+        Some("defaults") => Ok(Some(Params::default())),
+        Some(words) => words
+            .parse()
+            .map(Some)
+            .map_err(|e| format!("--params: {e}")),
+    }
+}
+
+fn check(opts: &CheckOptions, out_dir: &Path, json: bool) -> Result<ExitCode, String> {
+    let (cases, seed, target) = (opts.cases, opts.seed, &opts.target);
+    let shard = if opts.shard == campaign::Shard::WHOLE {
+        String::new()
+    } else {
+        format!(", shard {}", opts.shard)
+    };
+    let numbers = match opts.params {
+        None if target.capabilities().params => "protocol numbers drawn per case".to_owned(),
+        None => "DESIGN's protocol numbers".to_owned(),
+        Some(p) if p == Params::default() => "DESIGN's protocol numbers".to_owned(),
+        Some(p) => format!("params {p}"),
+    };
     println!(
-        "authcheck check: seed {seed}, {cases} cases, {}",
+        "authcheck check: seed {seed}, {cases} cases{shard}, {}, {numbers}",
         target.args()
     );
     let bar = if std::io::stderr().is_terminal() {
-        indicatif::ProgressBar::new(cases)
+        indicatif::ProgressBar::new((0..cases).filter(|i| opts.shard.takes(*i)).count() as u64)
     } else {
         indicatif::ProgressBar::hidden()
     };
@@ -262,14 +313,7 @@ fn check(
             left_out.join("; ")
         );
     }
-    let opts = CheckOptions {
-        cases,
-        seed,
-        target: target.clone(),
-        max_ops,
-        params: Params::default(),
-    };
-    let summary = campaign::check(&opts, |done| bar.set_position(done));
+    let summary = campaign::check(opts, |done| bar.set_position(done));
     bar.finish_and_clear();
 
     let secs = summary.elapsed.as_secs_f64().max(1e-9);
@@ -283,14 +327,8 @@ fn check(
         summary.coverage.covered(),
         summary.coverage.total()
     );
-    let missing: Vec<String> = summary
-        .coverage
-        .missing()
-        .into_iter()
-        .map(|(op, outcome)| authcheck::coverage::Coverage::label(op, outcome))
-        .collect();
-    if !missing.is_empty() {
-        println!("not reached: {}", missing.join(", "));
+    for line in summary.coverage.lines() {
+        println!("{line}");
     }
     let mut failure_json = serde_json::Value::Null;
     let code = match &summary.failure {
@@ -326,9 +364,10 @@ fn check(
                 target.args()
             );
             println!(
-                "re-run the case:    cargo run --release -- check --seed {} --cases 1 {}",
+                "re-run the case:    cargo run --release -- check --seed {} --cases 1 {}{}",
                 f.case_seed,
-                target.args()
+                target.args(),
+                generation_args(opts)
             );
             failure_json = serde_json::json!({
                 "trace_file": file.display().to_string(),
@@ -337,30 +376,109 @@ fn check(
                 "actual": f.failure.actual.to_string(),
                 "case_seed": f.case_seed,
                 "shrunk_len": f.ops.len(),
+                "params": f.params.to_string(),
             });
             ExitCode::from(1)
         }
     };
     if json {
         let line = serde_json::json!({
+            "mode": "sequential",
             "cases": summary.cases,
             "ops": summary.ops,
             "divergences": usize::from(summary.failure.is_some()),
             "seed": summary.seed,
+            "shard": opts.shard.to_string(),
             "target": target.args(),
             "elapsed_ms": summary.elapsed.as_millis() as u64,
             "ops_per_sec": ops_per_sec.round(),
-            "coverage": {
-                "covered": summary.coverage.covered(),
-                "total": summary.coverage.total(),
-                "missing": missing,
-            },
+            "coverage": summary.coverage.to_json(),
             "failure": failure_json,
             "left_out": left_out,
         });
         println!("{line}");
     }
     Ok(code)
+}
+
+/// The options besides seed and target that decide which case a seed generates.
+fn generation_args(opts: &CheckOptions) -> String {
+    let mut out = String::new();
+    if opts.max_ops != campaign::DEFAULT_MAX_OPS {
+        out.push_str(&format!(" --max-ops {}", opts.max_ops));
+    }
+    match opts.params {
+        Some(p) if p == Params::default() => out.push_str(" --params defaults"),
+        Some(p) => out.push_str(&format!(" --params \"{p}\"")),
+        None => {}
+    }
+    out
+}
+
+/// Adds up the JSON summaries of sharded runs (the last JSON line of each file).
+fn merge(files: &[PathBuf]) -> Result<ExitCode, String> {
+    use authcheck::coverage::Coverage;
+    let mut cases = 0u64;
+    let mut ops = 0u64;
+    let mut elapsed_ms = 0u64;
+    let mut divergences = 0u64;
+    let mut coverage = Coverage::default();
+    let mut failures = Vec::new();
+    let mut shards = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        let line = text
+            .lines()
+            .rev()
+            .find(|l| l.trim_start().starts_with('{'))
+            .ok_or_else(|| format!("{}: no JSON summary line", file.display()))?;
+        let v: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| format!("{}: {e}", file.display()))?;
+        let count = |key: &str| v.get(key).and_then(serde_json::Value::as_u64).unwrap_or(0);
+        cases += count("cases");
+        ops += count("ops");
+        elapsed_ms = elapsed_ms.max(count("elapsed_ms"));
+        divergences += count("divergences");
+        if let Some(c) = v.get("coverage") {
+            coverage
+                .merge(&Coverage::from_json(c).map_err(|e| format!("{}: {e}", file.display()))?);
+        }
+        if let Some(f) = v.get("failure").filter(|f| !f.is_null()) {
+            failures.push(f.clone());
+        }
+        shards.push(v.get("shard").cloned().unwrap_or(serde_json::Value::Null));
+    }
+    println!(
+        "{} runs: {cases} cases, {ops} ops, {divergences} divergences; model coverage {}/{}",
+        files.len(),
+        coverage.covered(),
+        coverage.total()
+    );
+    for line in coverage.lines() {
+        println!("{line}");
+    }
+    for f in &failures {
+        println!("failure: {f}");
+    }
+    println!(
+        "{}",
+        serde_json::json!({
+            "runs": files.len(),
+            "shards": shards,
+            "cases": cases,
+            "ops": ops,
+            "divergences": divergences,
+            "elapsed_ms": elapsed_ms,
+            "coverage": coverage.to_json(),
+            "failures": failures,
+        })
+    );
+    Ok(if divergences == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn read_trace(file: &Path) -> Result<Trace, String> {
@@ -380,20 +498,23 @@ fn replay(files: &[PathBuf], target: &Target) -> Result<ExitCode, String> {
     let mut failed = 0;
     for file in files {
         let trace = read_trace(file)?;
-        if let Some((prefix, branches)) = trace.branches() {
+        let params = trace
+            .params()
+            .map_err(|e| format!("{}: {e}", file.display()))?;
+        if let Some(case) = concurrent::Case::from_trace(&trace) {
             println!(
-                "== {} (concurrent: {} prefix ops, {} branches, {})",
+                "== {} (concurrent: {} prefix ops, {} branches, {} after, {})",
                 file.display(),
-                prefix.len(),
-                branches.len(),
+                case.prefix.len(),
+                case.branches.len(),
+                case.suffix.len(),
                 target.args()
             );
-            let setup = concurrent_setup(target, mode_of(&trace))?;
+            let setup = concurrent_setup(target, mode_of(&trace), Some(params))?;
             let schedule = trace
                 .header_value("schedule-seed")
                 .and_then(|s| s.parse().ok())
                 .unwrap_or(0);
-            let case = concurrent::Case { prefix, branches };
             let result = concurrent::run_case(&setup, &case, token_seed(&trace), schedule)
                 .map_err(|e| e.to_string())?;
             print!("{}", concurrent::report(&result));
@@ -406,7 +527,6 @@ fn replay(files: &[PathBuf], target: &Target) -> Result<ExitCode, String> {
             continue;
         }
         let ops = trace.ops();
-        let params = Params::default();
         let run = campaign::run_ops(target, params, token_seed(&trace), &ops, None);
         println!(
             "== {} ({} ops, {})",
@@ -467,13 +587,15 @@ fn replay(files: &[PathBuf], target: &Target) -> Result<ExitCode, String> {
 fn shrink(file: &Path, out: Option<PathBuf>, target: &Target) -> Result<ExitCode, String> {
     let trace = read_trace(file)?;
     let ops = trace.ops();
-    let params = Params::default();
+    let params = trace
+        .params()
+        .map_err(|e| format!("{}: {e}", file.display()))?;
     let seed = token_seed(&trace);
     let Some(failure) = campaign::run_ops(target, params, seed, &ops, None).failure else {
         println!("{} passes: nothing to shrink", file.display());
         return Ok(ExitCode::SUCCESS);
     };
-    let (small, f) = campaign::shrink_failure(target, params, seed, &ops, failure);
+    let (params, small, f) = campaign::shrink_failure(target, params, seed, &ops, failure);
     let expected = lockstep::expectations(params, &small);
     let mut header: Vec<String> = trace
         .header()
@@ -492,7 +614,8 @@ fn shrink(file: &Path, out: Option<PathBuf>, target: &Target) -> Result<ExitCode
         file.display(),
         ops.len()
     ));
-    let small_trace = Trace::new(&header, &small, &expected);
+    let mut small_trace = Trace::new(&header, &small, &expected);
+    small_trace.set_params(params);
     let out = out.unwrap_or_else(|| file.with_extension("min.trace"));
     std::fs::write(&out, small_trace.to_string())
         .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
@@ -515,23 +638,32 @@ fn promote(
     let bytes =
         std::fs::read(artifact).map_err(|e| format!("cannot read {}: {e}", artifact.display()))?;
     // A trace file (as written by `check` or by hand), or lockstep fuzzer bytes.
-    let (ops, seed, origin) = match std::str::from_utf8(&bytes)
+    let (plan, seed, origin) = match std::str::from_utf8(&bytes)
         .ok()
         .and_then(|t| Trace::parse(t).ok())
     {
-        Some(trace) if !trace.ops().is_empty() => (trace.ops(), token_seed(&trace), "trace"),
+        Some(trace) if !trace.ops().is_empty() => {
+            let params = trace
+                .params()
+                .map_err(|e| format!("{}: {e}", artifact.display()))?;
+            let plan = authcheck::generate::Plan {
+                params,
+                ops: trace.ops(),
+            };
+            (plan, token_seed(&trace), "trace")
+        }
         _ => (
-            authcheck::fuzzing::ops_from_bytes(&bytes)
+            authcheck::fuzzing::plan_from_bytes(&bytes)
                 .ok_or("the artifact is neither a trace nor lockstep input")?,
             authcheck::fuzzing::FUZZ_TOKEN_SEED,
             "lockstep fuzzer input",
         ),
     };
-    let params = Params::default();
+    let (params, ops) = (plan.params, plan.ops);
     let run = campaign::run_ops(target, params, seed, &ops, None);
-    let (small, reproduces) = match run.failure {
+    let (params, small, reproduces) = match run.failure {
         Some(failure) => {
-            let (small, f) = campaign::shrink_failure(target, params, seed, &ops, failure);
+            let (params, small, f) = campaign::shrink_failure(target, params, seed, &ops, failure);
             let what = format!(
                 "step {} `{}` expected `{}`, service answered `{}`",
                 f.step + 1,
@@ -539,9 +671,10 @@ fn promote(
                 f.expected,
                 f.actual
             );
-            (small, what)
+            (params, small, what)
         }
         None => (
+            params,
             ops.clone(),
             "nothing yet: it passed when promoted (kept as a guard)".to_owned(),
         ),
@@ -565,7 +698,8 @@ fn promote(
         ),
         format!("token-seed: {seed}"),
     ];
-    let trace = Trace::new(&header, &small, &lockstep::expectations(params, &small));
+    let mut trace = Trace::new(&header, &small, &lockstep::expectations(params, &small));
+    trace.set_params(params);
     std::fs::write(&file, trace.to_string())
         .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
     print!("{trace}");
@@ -603,7 +737,11 @@ fn mode_of(trace: &Trace) -> Mode {
 }
 
 /// Concurrent cases run in process (the interleaving points are inside the service).
-fn concurrent_setup(target: &Target, mode: Mode) -> Result<concurrent::Setup, String> {
+fn concurrent_setup(
+    target: &Target,
+    mode: Mode,
+    params: Option<Params>,
+) -> Result<concurrent::Setup, String> {
     let (store, flaw, http) = match target {
         Target::InProcess(store) => (*store, None, None),
         Target::Flawed(store, flaw) => (*store, Some(*flaw), None),
@@ -617,23 +755,26 @@ fn concurrent_setup(target: &Target, mode: Mode) -> Result<concurrent::Setup, St
     let mode = if http.is_some() { Mode::Real } else { mode };
     Ok(concurrent::Setup {
         store,
-        params: Params::default(),
+        params,
         mode,
         flaw,
         http,
     })
 }
 
+#[allow(clippy::too_many_arguments)] // the check command's options, handed over once
 fn check_concurrent(
     cases: u64,
-    seed: Option<u64>,
+    seed: u64,
+    shard: campaign::Shard,
+    params: Option<Params>,
     target: &Target,
     mode: Mode,
     out_dir: &Path,
     json: bool,
 ) -> Result<ExitCode, String> {
-    let seed = seed.unwrap_or_else(seed_from_clock);
-    let setup = concurrent_setup(target, mode)?;
+    let params = params.or((!target.capabilities().params).then(Params::default));
+    let setup = concurrent_setup(target, mode, params)?;
     let mode_name = if setup.mode == Mode::Real {
         "real"
     } else {
@@ -644,11 +785,28 @@ fn check_concurrent(
         target.args()
     );
     let start = std::time::Instant::now();
-    let (ran, ops, failure) = concurrent::campaign(&setup, seed, cases, |_| {});
+    let run = concurrent::campaign(&setup, seed, cases, shard, |_| {});
     let elapsed = start.elapsed();
-    println!("{ran} cases, {ops} ops in {:.2}s", elapsed.as_secs_f64());
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    println!(
+        "{} cases, {} ops in {:.2}s ({:.0} ops/s); model coverage {}/{}",
+        run.cases,
+        run.ops,
+        secs,
+        run.ops as f64 / secs,
+        run.coverage.covered(),
+        run.coverage.total()
+    );
+    for line in run.coverage.lines() {
+        println!("{line}");
+    }
+    let params_args = match params {
+        Some(p) if p == Params::default() => " --params defaults".to_owned(),
+        Some(p) => format!(" --params \"{p}\""),
+        None => String::new(),
+    };
     let mut failure_json = serde_json::Value::Null;
-    let code = match failure {
+    let code = match &run.failure {
         None => {
             println!("every history linearizable");
             ExitCode::SUCCESS
@@ -659,13 +817,20 @@ fn check_concurrent(
             let header = vec![
                 "authcheck concurrent trace".to_owned(),
                 "reproduces: a history no order of the operations explains (not linearizable)".to_owned(),
-                format!("found-by: authcheck check --concurrent --seed {} --cases 1 --mode {mode_name} {} (shrunk from {} ops)", f.case_seed, target.args(), f.original_len),
+                format!("found-by: authcheck check --concurrent --seed {} --cases 1 --mode {mode_name} {}{params_args} (shrunk from {} ops)", f.case_seed, target.args(), f.original_len),
                 format!("token-seed: {}", f.case_seed),
                 format!("schedule-seed: {}", f.schedule_seed),
                 format!("mode: {mode_name}"),
             ];
-            let trace = f.case.trace(Params::default(), &header);
+            let trace = f.case.trace(&header);
             std::fs::write(&file, trace.to_string()).map_err(|e| e.to_string())?;
+            println!();
+            println!(
+                "NOT LINEARIZABLE in case seed {} (shrunk from {} to {} ops):",
+                f.case_seed,
+                f.original_len,
+                f.case.len()
+            );
             println!();
             print!("{trace}");
             println!();
@@ -677,7 +842,18 @@ fn check_concurrent(
                 file.display(),
                 target.args()
             );
-            failure_json = serde_json::json!({ "trace_file": file.display().to_string(), "case_seed": f.case_seed, "schedule_seed": f.schedule_seed, "shrunk_len": f.case.len() });
+            println!(
+                "re-run the case:    cargo run --release -- check --concurrent --seed {} --cases 1 --mode {mode_name} {}{params_args}",
+                f.case_seed,
+                target.args()
+            );
+            failure_json = serde_json::json!({
+                "trace_file": file.display().to_string(),
+                "case_seed": f.case_seed,
+                "schedule_seed": f.schedule_seed,
+                "shrunk_len": f.case.len(),
+                "params": f.case.params.to_string(),
+            });
             ExitCode::from(1)
         }
     };
@@ -685,8 +861,18 @@ fn check_concurrent(
         println!(
             "{}",
             serde_json::json!({
-                "cases": ran, "ops": ops, "divergences": usize::from(!failure_json.is_null()), "seed": seed,
-                "elapsed_ms": elapsed.as_millis() as u64, "mode": mode_name, "failure": failure_json,
+                "mode": format!("concurrent-{mode_name}"),
+                "cases": run.cases,
+                "ops": run.ops,
+                "divergences": usize::from(run.failure.is_some()),
+                "seed": seed,
+                "shard": shard.to_string(),
+                "target": target.args(),
+                "elapsed_ms": elapsed.as_millis() as u64,
+                "ops_per_sec": (run.ops as f64 / secs).round(),
+                "coverage": run.coverage.to_json(),
+                "failure": failure_json,
+                "left_out": target.capabilities().left_out(),
             })
         );
     }
@@ -694,12 +880,12 @@ fn check_concurrent(
 }
 
 #[cfg(not(feature = "flaws"))]
-fn flaws(_: u64, _: bool) -> Result<ExitCode, String> {
+fn flaws(_: u64, _: bool, _: bool) -> Result<ExitCode, String> {
     Err("this build has no flaws; run `cargo run --release --features flaws -- flaws`".into())
 }
 
 #[cfg(feature = "flaws")]
-fn flaws(seeds: u64, json: bool) -> Result<ExitCode, String> {
+fn flaws(seeds: u64, json: bool, with_peer: bool) -> Result<ExitCode, String> {
     use authcheck::catalogue::{detect, median, minimal_len};
     println!(
         "flaw catalogue: {seeds} campaign seeds per flaw (budget: {} cases, {} concurrent)",
@@ -726,7 +912,7 @@ fn flaws(seeds: u64, json: bool) -> Result<ExitCode, String> {
         let minimal = minimal_len(flaw);
         missed += u64::from(hits.len() as u64 != seeds);
         // The peer is sequential only: concurrency flaws are out of its reach.
-        let peer: Vec<_> = if flaw.needs_concurrency() {
+        let peer: Vec<_> = if flaw.needs_concurrency() || !with_peer {
             Vec::new()
         } else {
             (0..seeds)

@@ -74,12 +74,17 @@ pub fn shrink(
         // Per-operation rewrites, in order: ticks (merge neighbours, then shorten); tokens (an
         // earlier handle of the same kind, so the ops that made the later one can go);
         // arguments (plainer names, devices, scopes, garbage).
-        let rewrites: [Rewrite; 3] = [tick_candidates, earlier_tokens, simpler_arguments];
+        let rewrites: [Rewrite; 4] = [
+            tick_candidates,
+            earlier_tokens,
+            simpler_arguments,
+            without_mfa,
+        ];
         for rewrite in rewrites {
             let mut i = 0;
             while i < best.len() {
                 // The first rewrite of this op that still fails wins.
-                let candidates = rewrite(&best, i);
+                let candidates = rewrite(params, &best, i);
                 if candidates
                     .into_iter()
                     .any(|c| accept(c, &mut best, &mut best_failure))
@@ -95,8 +100,8 @@ pub fn shrink(
     }
 }
 
-/// Candidate replacements of the trace that change operation `i` only.
-type Rewrite = fn(&[Op], usize) -> Vec<Vec<Op>>;
+/// Candidate replacements of the trace that change operation `i` (and what depends on it).
+type Rewrite = fn(Params, &[Op], usize) -> Vec<Vec<Op>>;
 
 /// Whether no operation names a handle that does not exist at that point.
 pub fn valid(params: Params, ops: &[Op]) -> bool {
@@ -118,23 +123,74 @@ struct Created {
     challenge: Option<usize>,
 }
 
-fn created(before: &State, after: &State) -> Created {
+/// The handle counts of a state (what `created` compares; cheaper than a copy of the state).
+struct Counts {
+    sessions: usize,
+    access: usize,
+    challenges: usize,
+    generations: Vec<u64>,
+}
+
+impl Counts {
+    fn of(s: &State) -> Self {
+        Counts {
+            sessions: s.sessions.len(),
+            access: s.access.len(),
+            challenges: s.challenges.len(),
+            generations: s.sessions.iter().map(|x| x.generation).collect(),
+        }
+    }
+}
+
+fn created(before: &Counts, after: &State) -> Created {
     let mut c = Created {
-        session: (after.sessions.len() > before.sessions.len()).then(|| after.sessions.len() - 1),
-        access: (after.access.len() > before.access.len()).then(|| after.access.len() - 1),
-        challenge: (after.challenges.len() > before.challenges.len())
-            .then(|| after.challenges.len() - 1),
+        session: (after.sessions.len() > before.sessions).then(|| after.sessions.len() - 1),
+        access: (after.access.len() > before.access).then(|| after.access.len() - 1),
+        challenge: (after.challenges.len() > before.challenges).then(|| after.challenges.len() - 1),
         generations: Vec::new(),
     };
     for (i, s) in after.sessions.iter().enumerate() {
-        let old = before.sessions.get(i).map(|b| b.generation);
-        match old {
+        match before.generations.get(i) {
             None => c.generations.push((i, 0)),
-            Some(g) if s.generation > g => c.generations.push((i, s.generation)),
+            Some(g) if s.generation > *g => c.generations.push((i, s.generation)),
             _ => {}
         }
     }
     c
+}
+
+/// What an op's token meant when it ran, beyond its handle: "the current refresh token of
+/// session s" (or the one before it), "the latest access token of session s". When a deletion
+/// removes the op that issued the handle, the op keeps its meaning instead of being dropped:
+/// deleting one of three rotations leaves "refresh the current token" a refresh of the current
+/// token.
+#[derive(Clone, Copy)]
+enum Intent {
+    None,
+    RefreshBack { session: usize, back: u64 },
+    LatestAccess { session: usize },
+}
+
+fn intent(s: &State, op: &Op) -> Intent {
+    match op.token() {
+        Some(Token::Refresh {
+            session,
+            generation,
+        }) => match s.sessions.get(*session) {
+            Some(x) if *generation <= x.generation => Intent::RefreshBack {
+                session: *session,
+                back: x.generation - generation,
+            },
+            _ => Intent::None,
+        },
+        Some(Token::Access(k)) => match s.access.get(*k) {
+            Some(t) if s.access.iter().rposition(|a| a.session == t.session) == Some(*k) => {
+                Intent::LatestAccess { session: t.session }
+            }
+            _ => Intent::None,
+        },
+        _ => Intent::None,
+    }
 }
 
 #[derive(Default)]
@@ -179,6 +235,26 @@ impl Maps {
         })
     }
 
+    /// The token with the same meaning in the candidate's `state`.
+    fn by_intent(&self, intent: Intent, state: &State) -> Option<Token> {
+        match intent {
+            Intent::None => None,
+            Intent::RefreshBack { session, back } => {
+                let s = *self.sessions.get(&session)?;
+                let current = state.sessions.get(s)?.generation;
+                Some(Token::Refresh {
+                    session: s,
+                    generation: current.checked_sub(back)?,
+                })
+            }
+            Intent::LatestAccess { session } => {
+                let s = *self.sessions.get(&session)?;
+                let k = state.access.iter().rposition(|a| a.session == s)?;
+                Some(Token::Access(k))
+            }
+        }
+    }
+
     fn learn(&mut self, old: &Created, new: &Created) {
         if let (Some(o), Some(n)) = (old.session, new.session) {
             self.sessions.insert(o, n);
@@ -197,14 +273,15 @@ impl Maps {
 
 /// `ops` without `range`, with handles remapped; `None` when nothing would change.
 pub(crate) fn remove(params: Params, ops: &[Op], range: std::ops::Range<usize>) -> Option<Vec<Op>> {
-    // What each op created in the original run.
+    // What each op created in the original run, and what its token meant.
     let mut state = State::new(params);
-    let old: Vec<Created> = ops
+    let old: Vec<(Created, Intent)> = ops
         .iter()
         .map(|op| {
-            let before = state.clone();
+            let before = Counts::of(&state);
+            let meant = intent(&state, op);
             state.apply(op);
-            created(&before, &state)
+            (created(&before, &state), meant)
         })
         .collect();
     let mut maps = Maps::default();
@@ -216,20 +293,20 @@ pub(crate) fn remove(params: Params, ops: &[Op], range: std::ops::Range<usize>) 
         }
         let mut op = op.clone();
         if let Some(t) = op.token_mut() {
-            match maps.token(t) {
+            match maps.token(t).or_else(|| maps.by_intent(old[i].1, &state)) {
                 Some(mapped) => *t = mapped,
                 None => continue, // its handle is gone: the op goes too
             }
         }
-        let before = state.clone();
+        let before = Counts::of(&state);
         state.apply(&op);
-        maps.learn(&old[i], &created(&before, &state));
+        maps.learn(&old[i].0, &created(&before, &state));
         out.push(op);
     }
     (out.len() < ops.len()).then_some(out)
 }
 
-fn earlier_tokens(ops: &[Op], i: usize) -> Vec<Vec<Op>> {
+fn earlier_tokens(_: Params, ops: &[Op], i: usize) -> Vec<Vec<Op>> {
     let Some(token) = ops[i].token() else {
         return vec![];
     };
@@ -284,7 +361,7 @@ fn earlier_tokens(ops: &[Op], i: usize) -> Vec<Vec<Op>> {
         .collect()
 }
 
-fn tick_candidates(ops: &[Op], i: usize) -> Vec<Vec<Op>> {
+fn tick_candidates(_: Params, ops: &[Op], i: usize) -> Vec<Vec<Op>> {
     let Op::Tick { seconds } = ops[i] else {
         return vec![];
     };
@@ -296,6 +373,17 @@ fn tick_candidates(ops: &[Op], i: usize) -> Vec<Vec<Op>> {
         };
         merged.remove(i + 1);
         out.push(merged);
+    }
+    // Ticks on both sides of one operation: all the time before it, or all after it.
+    if let (Some(op), Some(Op::Tick { seconds: next })) = (ops.get(i + 1), ops.get(i + 2)) {
+        let total = Op::Tick {
+            seconds: seconds.saturating_add(*next),
+        };
+        for (first, second) in [(total.clone(), op.clone()), (op.clone(), total)] {
+            let mut merged = ops.to_vec();
+            merged.splice(i..i + 3, [first, second]);
+            out.push(merged);
+        }
     }
     let mut smaller = vec![
         seconds / 2,
@@ -312,7 +400,7 @@ fn tick_candidates(ops: &[Op], i: usize) -> Vec<Vec<Op>> {
     out
 }
 
-fn simpler_arguments(ops: &[Op], i: usize) -> Vec<Vec<Op>> {
+fn simpler_arguments(_: Params, ops: &[Op], i: usize) -> Vec<Vec<Op>> {
     let mut variants: Vec<Op> = Vec::new();
     let plain = |user: &String| canonical(user).filter(|c| c != user);
     match &ops[i] {
@@ -393,4 +481,89 @@ fn simpler_arguments(ops: &[Op], i: usize) -> Vec<Vec<Op>> {
             candidate
         })
         .collect()
+}
+
+/// An MFA registration made plain: the account registers without MFA, its logins issue
+/// sessions directly, and each `verify-mfa … right` that completed one of its logins goes (the
+/// session it issued is the login's now); its other code checks go too.
+fn without_mfa(params: Params, ops: &[Op], i: usize) -> Vec<Vec<Op>> {
+    plain_account(params, ops, i)
+        .map(|kept| kept.into_iter().map(|(_, op)| op).collect())
+        .into_iter()
+        .collect()
+}
+
+/// [`without_mfa`] for the registration at `i`, as the surviving operations with their
+/// original positions (the concurrent shrinker splits them back into prefix and branches).
+pub(crate) fn plain_account(params: Params, ops: &[Op], i: usize) -> Option<Vec<(usize, Op)>> {
+    let Op::Register {
+        user,
+        password,
+        mfa: true,
+    } = &ops[i]
+    else {
+        return None;
+    };
+    let name = canonical(user)?;
+    let mut state = State::new(params);
+    let old: Vec<(Created, Intent, Option<usize>)> = ops
+        .iter()
+        .map(|op| {
+            let before = Counts::of(&state);
+            let meant = intent(&state, op);
+            // The challenge of this account the op presents, if any.
+            let challenge = match op.token() {
+                Some(Token::Challenge(c))
+                    if state.challenges.get(*c).is_some_and(|ch| ch.user == name) =>
+                {
+                    Some(*c)
+                }
+                _ => None,
+            };
+            state.apply(op);
+            (created(&before, &state), meant, challenge)
+        })
+        .collect();
+    let mut maps = Maps::default();
+    // Original challenge → the session and access token its login issues now.
+    let mut direct: HashMap<usize, (usize, Option<usize>)> = HashMap::new();
+    let mut state = State::new(params);
+    let mut out = Vec::new();
+    for (j, op) in ops.iter().enumerate() {
+        let mut op = op.clone();
+        if j == i {
+            op = Op::Register {
+                user: user.clone(),
+                password: password.clone(),
+                mfa: false,
+            };
+        }
+        let (was, meant, challenge) = &old[j];
+        if let Some(c) = challenge {
+            if let (Some(s), Some(&(ns, na))) = (was.session, direct.get(c)) {
+                maps.sessions.insert(s, ns);
+                maps.generations.insert((s, 0), (ns, 0));
+                if let (Some(a), Some(na)) = (was.access, na) {
+                    maps.access.insert(a, na);
+                }
+            }
+            continue;
+        }
+        if let Some(t) = op.token_mut() {
+            match maps.token(t).or_else(|| maps.by_intent(*meant, &state)) {
+                Some(mapped) => *t = mapped,
+                None => continue,
+            }
+        }
+        let before = Counts::of(&state);
+        state.apply(&op);
+        let now = created(&before, &state);
+        if let (Some(c), Some(s)) = (was.challenge, now.session) {
+            direct.insert(c, (s, now.access));
+        } else {
+            maps.learn(was, &now);
+        }
+        out.push((j, op));
+    }
+    Some(out)
 }

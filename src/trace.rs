@@ -34,6 +34,8 @@ pub enum Line {
     /// `== branch`: the operations after it (to the next marker) run concurrently with the
     /// other branches, after every operation before the first marker.
     Branch,
+    /// `== after`: the operations after it run one after another once every branch returned.
+    After,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -114,21 +116,9 @@ impl Trace {
         self.steps().map(|(op, _)| op.clone()).collect()
     }
 
-    /// For a concurrent trace: the sequential prefix and the branches.
-    pub fn branches(&self) -> Option<(Vec<Op>, Vec<Vec<Op>>)> {
-        let mut prefix = Vec::new();
-        let mut branches: Vec<Vec<Op>> = Vec::new();
-        for line in &self.lines {
-            match line {
-                Line::Branch => branches.push(Vec::new()),
-                Line::Step { op, .. } => match branches.last_mut() {
-                    Some(b) => b.push(op.clone()),
-                    None => prefix.push(op.clone()),
-                },
-                _ => {}
-            }
-        }
-        (!branches.is_empty()).then_some((prefix, branches))
+    /// Whether the trace is a concurrent case (has `== branch` sections).
+    pub fn is_concurrent(&self) -> bool {
+        self.lines.iter().any(|l| matches!(l, Line::Branch))
     }
 
     pub fn steps(&self) -> impl Iterator<Item = (&Op, Option<&Outcome>)> {
@@ -147,6 +137,31 @@ impl Trace {
                 _ => None,
             })
             .collect()
+    }
+
+    /// The protocol numbers the trace runs under: its `params:` header over DESIGN's defaults
+    /// (no header: the defaults).
+    pub fn params(&self) -> Result<crate::model::Params, String> {
+        match self.header_value("params") {
+            Some(words) => words.parse().map_err(|e| format!("params: {e}")),
+            None => Ok(crate::model::Params::default()),
+        }
+    }
+
+    /// Records `params` in the header (`# params: key=value …`; no line for the defaults).
+    pub fn set_params(&mut self, params: crate::model::Params) {
+        self.lines
+            .retain(|l| !matches!(l, Line::Comment(c) if c.starts_with("# params:")));
+        if params == crate::model::Params::default() {
+            return;
+        }
+        let at = self
+            .lines
+            .iter()
+            .position(|l| !matches!(l, Line::Comment(_)))
+            .unwrap_or(self.lines.len());
+        self.lines
+            .insert(at, Line::Comment(format!("# params: {params}")));
     }
 
     /// The value of a `key: value` header line, if present.
@@ -170,7 +185,14 @@ impl Trace {
                 lines.push(Line::Blank);
             } else if trimmed == "== branch" {
                 lines.push(Line::Branch);
+            } else if trimmed == "== after" {
+                lines.push(Line::After);
             } else if trimmed.starts_with('#') {
+                if let Some(words) = trimmed.strip_prefix("# params:") {
+                    words
+                        .parse::<crate::model::Params>()
+                        .map_err(|e| err(format!("params: {e}")))?;
+                }
                 lines.push(Line::Comment(raw.trim_end().to_owned()));
             } else {
                 let words = tokenize(trimmed).map_err(err)?;
@@ -203,6 +225,7 @@ impl fmt::Display for Trace {
                 Line::Comment(c) => writeln!(f, "{c}")?,
                 Line::Blank => writeln!(f)?,
                 Line::Branch => writeln!(f, "== branch")?,
+                Line::After => writeln!(f, "== after")?,
                 Line::Step { op, expected: None } => writeln!(f, "{op}")?,
                 Line::Step {
                     op,

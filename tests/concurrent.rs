@@ -2,6 +2,7 @@
 //! `refresh-race` and `session-mixup` are each detected in at least 19 of 20 CI-budget
 //! campaigns (deterministic mode, different campaign seeds), and shrink to a handful of ops.
 
+use authcheck::campaign::Shard;
 use authcheck::concurrent::{self, campaign, linearize, Case, CaseResult, Event, Raw, Setup};
 use authcheck::driver::{Handles, Mode, StoreKind};
 use authcheck::model::{Op, Params, State, Token};
@@ -9,7 +10,7 @@ use authcheck::model::{Op, Params, State, Token};
 fn setup(mode: Mode, store: StoreKind) -> Setup {
     Setup {
         store,
-        params: Params::default(),
+        params: None,
         mode,
         flaw: None,
         http: None,
@@ -24,11 +25,11 @@ fn the_correct_service_is_linearizable_deterministic_and_real() {
         (Mode::Real, StoreKind::Memory, 150),
         (Mode::Real, StoreKind::Sqlite, 40),
     ] {
-        let (_, _, failure) = campaign(&setup(mode, store), 0xc0c0, cases, |_| {});
-        if let Some(f) = failure {
+        let run = campaign(&setup(mode, store), 0xc0c0, cases, Shard::WHOLE, |_| {});
+        if let Some(f) = run.failure {
             panic!(
                 "{mode:?}/{store:?}: {}\n{}",
-                f.case.trace(Params::default(), &[]),
+                f.case.trace(&[]),
                 concurrent::report(&f.result)
             );
         }
@@ -42,28 +43,24 @@ fn the_correct_server_is_linearizable_over_http() {
         http: Some(authcheck::driver::HttpTarget::Managed { server_bin: bin }),
         ..setup(Mode::Real, StoreKind::Sqlite)
     };
-    let (ran, _, failure) = campaign(&s, 0x4771, 25, |_| {});
-    if let Some(f) = failure {
-        panic!(
-            "{}\n{}",
-            f.case.trace(Params::default(), &[]),
-            concurrent::report(&f.result)
-        );
+    let run = campaign(&s, 0x4771, 25, Shard::WHOLE, |_| {});
+    if let Some(f) = run.failure {
+        panic!("{}\n{}", f.case.trace(&[]), concurrent::report(&f.result));
     }
-    assert_eq!(ran, 25);
+    assert_eq!(run.cases, 25);
 }
 
 #[test]
 fn a_deterministic_schedule_replays_exactly() {
     let s = setup(Mode::Deterministic, StoreKind::Memory);
     for seed in 0..20 {
-        let case = concurrent::generate::case(seed, Params::default());
+        let case = concurrent::generate::case(seed, s.params);
         let events = |_: ()| {
             let mut driver =
-                authcheck::driver::InProcess::new(StoreKind::Memory, s.params, seed).unwrap();
-            authcheck::lockstep::run(&mut driver, s.params, &case.prefix, None);
+                authcheck::driver::InProcess::new(StoreKind::Memory, case.params, seed).unwrap();
+            authcheck::lockstep::run(&mut driver, case.params, &case.prefix, None);
             driver
-                .run_concurrent(&case.branches, Mode::Deterministic, 99)
+                .run_concurrent(&case.branches, &case.suffix, Mode::Deterministic, 99)
                 .unwrap()
         };
         assert_eq!(events(()), events(()), "case {seed}");
@@ -110,6 +107,7 @@ fn the_checker_refuses_a_history_no_order_explains() {
             &[vec![Op::Access {
                 token: Token::Access(0),
             }]],
+            &[],
             Mode::Deterministic,
             1,
         )
@@ -141,6 +139,7 @@ fn the_checker_refuses_a_history_no_order_explains() {
         raw,
         call,
         ret,
+        after: false,
     };
     // Concurrent R0 ∥ R0: one rotation and one grace retry with the same new token: fine.
     let ok = [
@@ -158,8 +157,10 @@ fn the_checker_refuses_a_history_no_order_explains() {
     assert!(!verdict.dead_ends.is_empty());
     let _ = (
         Case {
+            params,
             prefix,
             branches: vec![],
+            suffix: vec![],
         },
         CaseResult::Pass,
     );
@@ -178,8 +179,8 @@ mod flaws {
         let mut detected = 0;
         let mut longest = 0;
         for run in 0..20u64 {
-            let (_, _, failure) = campaign(&s, run * 1_000, 100, |_| {});
-            if let Some(f) = failure {
+            let outcome = campaign(&s, run * 1_000, 100, Shard::WHOLE, |_| {});
+            if let Some(f) = outcome.failure {
                 detected += 1;
                 longest = longest.max(f.case.len());
             }

@@ -20,7 +20,7 @@ fn every_minimal_trace_fails_exactly_on_its_flaw() {
             "{flaw}: the flawed service passes its own minimal trace"
         );
         let trace = minimal_trace(flaw);
-        if trace.branches().is_none() {
+        if !trace.is_concurrent() {
             let run = run_ops(
                 &Target::InProcess(StoreKind::Memory),
                 Params::default(),

@@ -174,7 +174,7 @@ fn every_regression_trace_is_a_lockstep_input() {
             continue; // concurrent traces are not lockstep inputs
         }
         let input = [TRACE_MAGIC, trace.as_slice()].concat();
-        assert!(fuzzing::ops_from_bytes(&input).is_some_and(|ops| !ops.is_empty()));
+        assert!(fuzzing::plan_from_bytes(&input).is_some_and(|plan| !plan.ops.is_empty()));
     }
 }
 

@@ -6,7 +6,6 @@ use authcheck::campaign::{check, run_ops, CheckOptions, Target};
 use authcheck::driver::http::find_server_bin;
 use authcheck::driver::{HttpDriver, HttpTarget};
 use authcheck::lockstep;
-use authcheck::model::Params;
 use authcheck::trace::regression_traces;
 
 fn managed() -> HttpTarget {
@@ -38,10 +37,10 @@ fn lockstep_over_http_with_deploys_and_restarts() {
 fn every_regression_trace_replays_over_http() {
     let target = Target::Http(managed());
     for (name, trace) in regression_traces() {
-        if trace.branches().is_some() {
+        if trace.is_concurrent() {
             continue; // concurrent traces replay in tests/regressions.rs
         }
-        let run = run_ops(&target, Params::default(), 0, &trace.ops(), None);
+        let run = run_ops(&target, trace.params().unwrap(), 0, &trace.ops(), None);
         assert!(run.failure.is_none(), "{name} over HTTP: {:?}", run.failure);
     }
 }
@@ -66,8 +65,9 @@ fn golden_http_transcripts() {
     let traces: std::collections::BTreeMap<_, _> = regression_traces().into_iter().collect();
     for name in GOLDEN {
         let trace = &traces[*name];
-        let mut driver = HttpDriver::new(&managed(), 0).unwrap().record();
-        let run = lockstep::run(&mut driver, Params::default(), &trace.ops(), None);
+        let params = trace.params().unwrap();
+        let mut driver = HttpDriver::new(&managed(), params, 0).unwrap().record();
+        let run = lockstep::run(&mut driver, params, &trace.ops(), None);
         assert!(run.failure.is_none(), "{name}: {:?}", run.failure);
         let exchanges = driver.exchanges.take().unwrap();
         insta::with_settings!({

@@ -3,24 +3,31 @@
 //! seeds, so CI is deterministic; the SQLite run includes deploys and restarts over the file.
 
 use authcheck::campaign::{run_ops, shrink_failure, CaseFailure, Target};
+use authcheck::driver::Capabilities;
 use authcheck::driver::StoreKind;
-use authcheck::generate::generate;
+use authcheck::generate::{self, Plan, Settings};
 use authcheck::lockstep::expectations;
-use authcheck::model::{Op, OpKind, Params};
+use authcheck::model::{Op, OpKind};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, RngSeed, TestRunner};
 
+/// The case the bytes decode to, as `check` draws it (numbers, swarm mix, length).
+fn plan(bytes: &[u8]) -> Plan {
+    let settings = Settings::campaign(Capabilities::ALL, 150);
+    generate::plan(&mut arbitrary::Unstructured::new(bytes), &settings)
+}
+
 fn check_bytes(store: StoreKind, bytes: &[u8]) -> Result<(), TestCaseError> {
-    let params = Params::default();
-    let ops = generate(&mut arbitrary::Unstructured::new(bytes), params, 60);
+    let Plan { params, ops } = plan(bytes);
     let target = Target::InProcess(store);
     let run = run_ops(&target, params, 1, &ops, None);
     if let Some(failure) = run.failure {
         let original_len = failure.step + 1;
-        let (small, failure) = shrink_failure(&target, params, 1, &ops, failure);
+        let (params, small, failure) = shrink_failure(&target, params, 1, &ops, failure);
         let expected = expectations(params, &small);
         let report = CaseFailure {
             case_seed: 1,
+            params,
             original_len,
             ops: small,
             failure,
@@ -67,11 +74,7 @@ fn lockstep_sqlite_store_with_deploys_and_restarts() {
     let restarts = std::cell::Cell::new(0);
     let mut r = runner(60, 0x5e55_1012);
     r.run(&strategy, |bytes| {
-        let ops: Vec<Op> = generate(
-            &mut arbitrary::Unstructured::new(&bytes),
-            Params::default(),
-            60,
-        );
+        let ops: Vec<Op> = plan(&bytes).ops;
         deploys.set(deploys.get() + ops.iter().filter(|o| o.kind() == OpKind::Deploy).count());
         restarts.set(restarts.get() + ops.iter().filter(|o| o.kind() == OpKind::Restart).count());
         check_bytes(StoreKind::Sqlite, &bytes)

@@ -2,10 +2,9 @@
 //! step must equal the model, and the model must equal the expectation written in the file.
 
 use authcheck::campaign::{run_ops, Target};
-use authcheck::concurrent::Setup;
+use authcheck::concurrent::{Case, Setup};
 use authcheck::driver::{Mode, StoreKind};
 use authcheck::lockstep::expectations;
-use authcheck::model::Params;
 use authcheck::trace::regression_traces;
 
 #[test]
@@ -18,10 +17,9 @@ fn every_trace_says_what_it_reproduces_and_expects_what_the_model_says() {
             "{name}: header must say what it reproduces"
         );
         // Concurrent traces: only the sequential prefix has expectations.
-        let prefix = trace
-            .branches()
-            .map_or_else(|| trace.ops(), |(prefix, _)| prefix);
-        let model = expectations(Params::default(), &prefix);
+        let prefix = Case::from_trace(&trace).map_or_else(|| trace.ops(), |case| case.prefix);
+        let params = trace.params().unwrap();
+        let model = expectations(params, &prefix);
         for (i, ((op, written), model)) in trace.steps().zip(&model).enumerate() {
             let written = written
                 .unwrap_or_else(|| panic!("{name}: step {} ({op}) has no expectation", i + 1));
@@ -33,15 +31,14 @@ fn every_trace_says_what_it_reproduces_and_expects_what_the_model_says() {
 #[test]
 fn every_trace_replays_against_the_service_on_both_stores() {
     for (name, trace) in regression_traces() {
-        if let Some((prefix, branches)) = trace.branches() {
-            let case = authcheck::concurrent::Case { prefix, branches };
+        if let Some(case) = Case::from_trace(&trace) {
             for (store, mode) in [
                 (StoreKind::Memory, Mode::Deterministic),
                 (StoreKind::Sqlite, Mode::Real),
             ] {
                 let setup = Setup {
                     store,
-                    params: Params::default(),
+                    params: Some(case.params),
                     mode,
                     flaw: None,
                     http: None,
@@ -61,7 +58,7 @@ fn every_trace_replays_against_the_service_on_both_stores() {
         for store in [StoreKind::Memory, StoreKind::Sqlite] {
             let run = run_ops(
                 &Target::InProcess(store),
-                Params::default(),
+                trace.params().unwrap(),
                 0,
                 &trace.ops(),
                 None,

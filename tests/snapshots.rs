@@ -61,7 +61,7 @@ fn transcript(trace: &Trace, store: StoreKind) -> Vec<Step> {
 #[test]
 fn every_regression_trace_has_a_reviewed_transcript() {
     for (name, trace) in authcheck::trace::regression_traces() {
-        if trace.branches().is_some() {
+        if trace.is_concurrent() {
             continue; // concurrent: no single transcript (tests/regressions.rs replays them)
         }
         let memory = transcript(&trace, StoreKind::Memory);

@@ -1,173 +1,441 @@
-//! Concurrent cases from bytes: a short model-aware prefix that sets up accounts and sessions,
-//! then 2–3 branches aimed at each other: refreshes of the same token, logins of the same user,
-//! logout or password change while another device refreshes, registration of one name twice.
+//! Concurrent cases from bytes: a prefix that sets up accounts, sessions and a pending MFA
+//! challenge — often with a counter brought close to its limit — then 2–3 branches aimed at one
+//! account, then (usually) a suffix that looks at what the race left behind.
+//!
+//! Branches are drawn, swarm-style, from every operation that writes per-account or per-session
+//! state: refreshes (current and previous), right and wrong logins, right and wrong MFA codes,
+//! access, step-up, right and wrong reauthentication, logout, revocation, password change (with
+//! the right and a wrong old password), admin disable/enable/unlock, and registration of one
+//! name. Any two writes to one account can meet. A lost update of a counter does not change the
+//! racing answers; it changes the next one, which is why the suffix exists.
 
 use super::Case;
 use crate::campaign::case_bytes;
-use crate::generate::generate;
-use crate::model::{Op, Params, Scope, State, Token};
+use crate::driver::Capabilities;
+use crate::generate::swarm::Swarm;
+use crate::generate::{shapes, Generator};
+use crate::model::accounts::canonical;
+use crate::model::{Code, CounterKind, Op, Params, Scope, State, Subject, Token};
 use arbitrary::{Result, Unstructured};
 
 const PASSWORD: &str = "correct horse battery";
+const WRONG: &str = "wrong password!";
 
-/// The case of `case_seed`.
-pub fn case(case_seed: u64, params: Params) -> Case {
+/// The case of `case_seed`; `params` fixes the protocol numbers, `None` draws them.
+pub fn case(case_seed: u64, params: Option<Params>) -> Case {
     let bytes = case_bytes(case_seed);
     let mut u = Unstructured::new(&bytes);
     decode(&mut u, params).unwrap_or(Case {
+        params: params.unwrap_or_default(),
         prefix: Vec::new(),
         branches: Vec::new(),
+        suffix: Vec::new(),
     })
 }
 
 /// Decodes a case; the prefix always leaves two users with a session each.
-pub fn decode(u: &mut Unstructured<'_>, params: Params) -> Result<Case> {
-    let mut prefix = vec![
-        Op::Register {
-            user: "alice".into(),
-            password: PASSWORD.into(),
-            mfa: false,
-        },
-        Op::Register {
-            user: "bob".into(),
-            password: PASSWORD.into(),
-            mfa: false,
-        },
-        Op::Login {
-            user: "alice".into(),
-            password: PASSWORD.into(),
-            device: 0,
-        },
-        Op::Login {
-            user: "bob".into(),
-            password: PASSWORD.into(),
-            device: 0,
-        },
+pub fn decode(u: &mut Unstructured<'_>, params: Option<Params>) -> Result<Case> {
+    let params = match params {
+        Some(p) => p,
+        None => shapes::draw(u)?,
+    };
+    let register = |user: &str, mfa| Op::Register {
+        user: user.into(),
+        password: PASSWORD.into(),
+        mfa,
+    };
+    let login = |user: &str| Op::Login {
+        user: user.into(),
+        password: PASSWORD.into(),
+        device: 0,
+    };
+    let mut start = vec![
+        register("alice", false),
+        register("bob", false),
+        login("alice"),
+        login("bob"),
     ];
-    let extra = u.int_in_range(0..=6)?;
-    let more = generate(u, params, extra);
-    // Keep only what does not disturb the fixed start's handles and stays valid.
-    prefix.extend(
-        more.into_iter()
-            .filter(|op| !matches!(op, Op::Register { .. })),
-    );
-    prefix.retain(|op| !matches!(op, Op::Tick { seconds } if *seconds > 200));
+    if u.ratio(1, 2)? {
+        // An MFA account with a challenge pending, so codes can race too.
+        start.extend([register("carol", true), login("carol")]);
+    }
     let mut state = State::new(params);
-    let mut valid = Vec::new();
-    for op in prefix {
-        if !state.dangles(&op) {
+    for op in &start {
+        state.apply(op);
+    }
+    // A few generated operations (swarm mix and moves), keeping only what leaves the start's
+    // handles and accounts alone and does not run the clock past the sessions.
+    let extra = u.int_in_range(0..=8)?;
+    let swarm = Swarm::draw(u, Capabilities::ALL)?;
+    let generated = Generator::resume(state.clone(), Capabilities::ALL, swarm).run(u, extra);
+    let max_tick = params.access_ttl.min(params.idle_timeout) / 2;
+    let mut prefix = start;
+    for op in generated {
+        let keep = match &op {
+            Op::Register { .. } => false,
+            Op::Tick { seconds } => *seconds <= max_tick,
+            op => !state.dangles(op),
+        };
+        if keep {
             state.apply(&op);
-            valid.push(op);
+            prefix.push(op);
         }
     }
+    let target = pick_target(u, &state)?;
+    // Often bring the target's counter close to its limit, so the race decides on the edge.
+    if u.ratio(1, 2)? {
+        prefix.extend(approach(u, &mut state, &target)?);
+    }
+    let menu = BranchMenu::draw(u)?;
     let n = if u.ratio(1, 3)? { 3 } else { 2 };
-    // Most branches aim at one session, so they collide.
-    let target = pick_session(u, &state)?;
     let mut branches = Vec::new();
     for _ in 0..n {
-        branches.push(branch(u, &state, target)?);
+        // Most branches aim at the target account, so they collide; the others at any account
+        // (two users at once is a race too: one response buffer, one session table).
+        let aim = if u.ratio(2, 3)? {
+            target.clone()
+        } else {
+            pick_target(u, &state)?
+        };
+        branches.push(branch(u, &state, &aim, &menu)?);
     }
+    let suffix = if u.ratio(2, 3)? {
+        observe(u, &state, &target)?
+    } else {
+        Vec::new()
+    };
     Ok(Case {
-        prefix: valid,
+        params,
+        prefix,
         branches,
+        suffix,
     })
 }
 
-fn pick_session(u: &mut Unstructured<'_>, s: &State) -> Result<usize> {
-    let live: Vec<usize> = (0..s.sessions.len())
-        .filter(|i| !s.sessions[*i].revoked)
+/// The account the branches aim at: its canonical name and its latest live session, if any.
+#[derive(Debug, Clone)]
+struct Target {
+    user: String,
+    session: Option<usize>,
+}
+
+fn pick_target(u: &mut Unstructured<'_>, s: &State) -> Result<Target> {
+    let users: Vec<&String> = s.accounts.keys().collect();
+    let user = if u.ratio(1, 2)? && s.accounts.contains_key("alice") {
+        "alice".to_owned()
+    } else {
+        u.choose(&users)?.to_string()
+    };
+    let session = (0..s.sessions.len())
+        .rev()
+        .find(|i| s.sessions[*i].user == user && s.live(*i))
+        .or_else(|| (0..s.sessions.len()).rev().find(|i| s.live(*i)));
+    Ok(Target { user, session })
+}
+
+/// Wrong passwords (or wrong codes, for a pending challenge of the target) up to one or two
+/// below the limit.
+fn approach(u: &mut Unstructured<'_>, s: &mut State, target: &Target) -> Result<Vec<Op>> {
+    let gap = u.int_in_range(1..=2)?;
+    let counters: Vec<_> = s
+        .counters()
+        .into_iter()
+        .filter(|c| c.value + gap < c.limit)
+        .filter(|c| match &c.subject {
+            Subject::Account(name) => *name == target.user,
+            Subject::Challenge(ch) => {
+                s.challenges[*ch].user == target.user || u.ratio(1, 2).unwrap_or(false)
+            }
+            _ => false,
+        })
         .collect();
-    Ok(match live.as_slice() {
-        [] => 0,
-        l => *u.choose(l)?,
-    })
+    let Ok(c) = u.choose(&counters) else {
+        return Ok(Vec::new());
+    };
+    let op = match (&c.kind, &c.subject) {
+        (CounterKind::WrongPasswords, Subject::Account(name)) => Op::Login {
+            user: name.clone(),
+            password: WRONG.into(),
+            device: 2,
+        },
+        (CounterKind::WrongCodes, Subject::Challenge(ch)) => Op::VerifyMfa {
+            challenge: Token::Challenge(*ch),
+            code: Code::Wrong,
+        },
+        _ => return Ok(Vec::new()),
+    };
+    let n = (c.limit - gap - c.value) as usize;
+    let ops = vec![op; n];
+    for op in &ops {
+        s.apply(op);
+    }
+    Ok(ops)
 }
 
-fn latest_access(s: &State, session: usize) -> Token {
-    match s.access.iter().rposition(|a| a.session == session) {
+/// What a branch operation does, before it is given its arguments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BranchKind {
+    RefreshCurrent,
+    RefreshPrevious,
+    LoginRight,
+    LoginWrong,
+    VerifyRight,
+    VerifyWrong,
+    Access,
+    Sensitive,
+    ReauthRight,
+    ReauthWrong,
+    Logout,
+    Revoke,
+    ChangePassword,
+    ChangePasswordWrongOld,
+    AdminDisable,
+    AdminEnable,
+    AdminUnlock,
+    Register,
+}
+
+const BRANCH_KINDS: [(BranchKind, u32); 18] = [
+    (BranchKind::RefreshCurrent, 6),
+    (BranchKind::RefreshPrevious, 2),
+    (BranchKind::LoginRight, 5),
+    (BranchKind::LoginWrong, 4),
+    (BranchKind::VerifyRight, 2),
+    (BranchKind::VerifyWrong, 2),
+    (BranchKind::Access, 2),
+    (BranchKind::Sensitive, 1),
+    (BranchKind::ReauthRight, 1),
+    (BranchKind::ReauthWrong, 2),
+    (BranchKind::Logout, 2),
+    (BranchKind::Revoke, 2),
+    (BranchKind::ChangePassword, 2),
+    (BranchKind::ChangePasswordWrongOld, 1),
+    (BranchKind::AdminDisable, 1),
+    (BranchKind::AdminEnable, 1),
+    (BranchKind::AdminUnlock, 1),
+    (BranchKind::Register, 1),
+];
+
+/// The case's branch mix (swarm): a third of cases keep every kind, the others about half.
+struct BranchMenu(Vec<(BranchKind, u32)>);
+
+impl BranchMenu {
+    fn draw(u: &mut Unstructured<'_>) -> Result<Self> {
+        let mut menu = BRANCH_KINDS.to_vec();
+        if !u.ratio(1, 3)? {
+            for (_, w) in menu.iter_mut() {
+                if u.ratio(1, 2)? {
+                    *w = 0;
+                }
+            }
+            if menu.iter().all(|(_, w)| *w == 0) {
+                menu = BRANCH_KINDS.to_vec();
+            }
+        }
+        Ok(BranchMenu(menu))
+    }
+
+    fn pick(&self, u: &mut Unstructured<'_>) -> Result<BranchKind> {
+        let total: u32 = self.0.iter().map(|(_, w)| w).sum();
+        let mut pick = u.int_in_range(0..=total - 1)?;
+        for (kind, w) in &self.0 {
+            if pick < *w {
+                return Ok(*kind);
+            }
+            pick -= w;
+        }
+        Ok(BranchKind::RefreshCurrent)
+    }
+}
+
+fn latest_access(s: &State, session: Option<usize>) -> Token {
+    match session.and_then(|x| s.access.iter().rposition(|a| a.session == x)) {
         Some(k) => Token::Access(k),
         None => Token::Garbage("no access token".into()),
     }
 }
 
-fn branch(u: &mut Unstructured<'_>, s: &State, target: usize) -> Result<Vec<Op>> {
-    let session = if u.ratio(4, 5)? {
-        target
+fn refresh_of(s: &State, session: Option<usize>, back: u64) -> Token {
+    match session {
+        Some(x) => Token::Refresh {
+            session: x,
+            generation: s.sessions[x].generation.saturating_sub(back),
+        },
+        None => Token::Garbage("no session".into()),
+    }
+}
+
+fn password_of(s: &State, user: &str) -> String {
+    s.accounts
+        .get(user)
+        .map_or_else(|| PASSWORD.to_owned(), |a| a.password.clone())
+}
+
+/// The latest challenge still open (of the target's account if it has one).
+fn open_challenge(s: &State, user: &str) -> Option<Token> {
+    let open = |c: &usize| {
+        let ch = &s.challenges[*c];
+        !ch.dead && s.now < ch.created_at.saturating_add(s.params.mfa_challenge_ttl)
+    };
+    let all: Vec<usize> = (0..s.challenges.len()).filter(open).collect();
+    all.iter()
+        .rev()
+        .find(|c| s.challenges[**c].user == user)
+        .or(all.last())
+        .map(|c| Token::Challenge(*c))
+}
+
+/// A spelling of `user` the way a second device might type it.
+fn spelling(u: &mut Unstructured<'_>, user: &str) -> Result<String> {
+    Ok(if u.ratio(1, 4)? {
+        let upper = user.to_uppercase();
+        if canonical(&upper).as_deref() == Some(user) {
+            upper
+        } else {
+            user.to_owned()
+        }
     } else {
-        pick_session(u, s)?
-    };
-    let generation = s.sessions.get(session).map_or(0, |x| x.generation);
-    let current = Token::Refresh {
-        session,
-        generation,
-    };
-    let access = latest_access(s, session);
-    // Two devices logging in at once is as likely as two refreshes of one token.
-    let any_user = if u.ratio(1, 2)? { "alice" } else { "bob" }.to_owned();
-    let first = match u.int_in_range(0..=19)? {
-        0..=5 => Op::Refresh {
-            token: current.clone(),
+        user.to_owned()
+    })
+}
+
+fn op_of(u: &mut Unstructured<'_>, s: &State, t: &Target, kind: BranchKind) -> Result<Op> {
+    let access = latest_access(s, t.session);
+    Ok(match kind {
+        BranchKind::RefreshCurrent => Op::Refresh {
+            token: refresh_of(s, t.session, 0),
         },
-        6 | 7 => Op::Refresh {
-            token: Token::Refresh {
-                session,
-                generation: generation.saturating_sub(1),
+        BranchKind::RefreshPrevious => Op::Refresh {
+            token: refresh_of(s, t.session, 1),
+        },
+        BranchKind::LoginRight | BranchKind::LoginWrong => Op::Login {
+            user: spelling(u, &t.user)?,
+            password: if kind == BranchKind::LoginRight {
+                password_of(s, &t.user)
+            } else {
+                WRONG.into()
             },
-        },
-        8..=12 => Op::Login {
-            user: any_user,
-            password: PASSWORD.into(),
             device: 1,
         },
-        13 | 14 => Op::Logout {
-            token: access.clone(),
+        BranchKind::VerifyRight | BranchKind::VerifyWrong => match open_challenge(s, &t.user) {
+            Some(challenge) => Op::VerifyMfa {
+                challenge,
+                code: if kind == BranchKind::VerifyRight {
+                    Code::Right
+                } else {
+                    Code::Wrong
+                },
+            },
+            None => return op_of(u, s, t, BranchKind::LoginWrong),
+        },
+        BranchKind::Access => Op::Access { token: access },
+        BranchKind::Sensitive => Op::Sensitive { token: access },
+        BranchKind::ReauthRight | BranchKind::ReauthWrong => {
+            let owner = t
+                .session
+                .map_or_else(|| t.user.clone(), |x| s.sessions[x].user.clone());
+            Op::Reauthenticate {
+                token: access,
+                password: if kind == BranchKind::ReauthRight {
+                    password_of(s, &owner)
+                } else {
+                    WRONG.into()
+                },
+            }
+        }
+        BranchKind::Logout => Op::Logout {
+            token: access,
             scope: *u.choose(&[Scope::Local, Scope::Global, Scope::Others])?,
         },
-        15 | 16 => Op::ChangePassword {
-            token: access.clone(),
-            old: PASSWORD.into(),
-            new: "another password".into(),
+        BranchKind::Revoke => Op::Revoke {
+            token: if u.ratio(1, 2)? {
+                refresh_of(s, t.session, 0)
+            } else {
+                access
+            },
         },
-        17 => Op::Register {
-            user: "carol".into(),
+        BranchKind::ChangePassword | BranchKind::ChangePasswordWrongOld => {
+            let owner = t
+                .session
+                .map_or_else(|| t.user.clone(), |x| s.sessions[x].user.clone());
+            Op::ChangePassword {
+                token: access,
+                old: if kind == BranchKind::ChangePassword {
+                    password_of(s, &owner)
+                } else {
+                    WRONG.into()
+                },
+                new: "another password".into(),
+            }
+        }
+        BranchKind::AdminDisable => Op::AdminDisable {
+            user: spelling(u, &t.user)?,
+        },
+        BranchKind::AdminEnable => Op::AdminEnable {
+            user: spelling(u, &t.user)?,
+        },
+        BranchKind::AdminUnlock => Op::AdminUnlock {
+            user: spelling(u, &t.user)?,
+        },
+        BranchKind::Register => Op::Register {
+            user: "dora".into(),
             password: PASSWORD.into(),
             mfa: false,
         },
-        _ => Op::Revoke {
-            token: current.clone(),
-        },
-    };
+    })
+}
+
+fn branch(u: &mut Unstructured<'_>, s: &State, t: &Target, menu: &BranchMenu) -> Result<Vec<Op>> {
+    let kind = menu.pick(u)?;
+    let first = op_of(u, s, t, kind)?;
     let mut ops = vec![first];
-    // A follow-up that uses what the first op returned, or the shared session again.
+    // Follow-ups: what the first op returned, the same kind again, or another of the mix.
     for i in 0..u.int_in_range(0..=2)? {
         let creates_tokens = matches!(
             ops[i],
-            Op::Login { .. } | Op::Refresh { .. } | Op::ChangePassword { .. }
+            Op::Login { .. }
+                | Op::Refresh { .. }
+                | Op::ChangePassword { .. }
+                | Op::VerifyMfa { .. }
         );
         let next = match u.int_in_range(0..=5)? {
-            0 | 1 if creates_tokens => Op::Access {
+            0 if creates_tokens => Op::Access {
                 token: Token::Local {
                     op: i,
                     refresh: false,
                 },
             },
-            2 if creates_tokens => Op::Refresh {
+            1 if creates_tokens => Op::Refresh {
                 token: Token::Local {
                     op: i,
                     refresh: true,
                 },
             },
-            3 => Op::Refresh {
-                token: current.clone(),
-            },
-            4 => Op::Access {
-                token: access.clone(),
-            },
-            _ => Op::Sensitive {
-                token: access.clone(),
-            },
+            2 | 3 => ops[i].clone(),
+            _ => {
+                let kind = menu.pick(u)?;
+                op_of(u, s, t, kind)?
+            }
         };
         ops.push(next);
     }
     Ok(ops)
+}
+
+/// Operations that look at the target once the race is over: its login, its session's refresh
+/// and access tokens, a pending challenge.
+fn observe(u: &mut Unstructured<'_>, s: &State, t: &Target) -> Result<Vec<Op>> {
+    let mut out = Vec::new();
+    for _ in 0..u.int_in_range(1..=3)? {
+        let kind = *u.choose(&[
+            BranchKind::LoginRight,
+            BranchKind::LoginRight,
+            BranchKind::RefreshCurrent,
+            BranchKind::Access,
+            BranchKind::Sensitive,
+            BranchKind::VerifyRight,
+        ])?;
+        out.push(op_of(u, s, t, kind)?);
+    }
+    Ok(out)
 }

@@ -75,9 +75,18 @@ pub fn check(state: &State, handles: &Handles, events: &[Event]) -> Verdict {
 
 /// Groups events by the account they concern (events of one branch stay in order).
 fn partitions(state: &State, events: &[Event]) -> Vec<Vec<usize>> {
-    let mut key_of: HashMap<(usize, usize), Option<String>> = HashMap::new();
     let mut groups: BTreeMap<Option<String>, Vec<usize>> = BTreeMap::new();
-    for (i, e) in events.iter().enumerate() {
+    for (i, key) in accounts(state, events).into_iter().enumerate() {
+        groups.entry(key).or_default().push(i);
+    }
+    groups.into_values().collect()
+}
+
+/// The account each event concerns (canonical name), where one can be told.
+pub fn accounts(state: &State, events: &[Event]) -> Vec<Option<String>> {
+    let mut key_of: HashMap<(usize, usize), Option<String>> = HashMap::new();
+    let mut out = Vec::with_capacity(events.len());
+    for e in events {
         let key = match &e.op {
             Op::Register { user, .. }
             | Op::Login { user, .. }
@@ -89,9 +98,9 @@ fn partitions(state: &State, events: &[Event]) -> Vec<Vec<usize>> {
                 .and_then(|t| token_user(state, t, e.branch, &key_of)),
         };
         key_of.insert((e.branch, e.index), key.clone());
-        groups.entry(key).or_default().push(i);
+        out.push(key);
     }
-    groups.into_values().collect()
+    out
 }
 
 fn token_user(

@@ -15,6 +15,7 @@ pub mod generate;
 pub mod linearize;
 pub mod shrink;
 
+use crate::coverage::Coverage;
 use crate::driver::handles::Issued;
 use crate::driver::{DriverError, Flaw, Handles, InProcess, Mode, StoreKind};
 use crate::lockstep::{self, Failure};
@@ -74,12 +75,20 @@ pub struct Event {
     /// Logical invocation and response times: `a` happened before `b` iff `a.ret < b.call`.
     pub call: u64,
     pub ret: u64,
+    /// Run after every branch returned (the case's suffix).
+    pub after: bool,
 }
 
 /// Runs `branches` at once as tasks on `rt`: each branch's operations one after another through
 /// `call` (given the operation and the branch's earlier answers), each recorded with logical
-/// call and return times. The history comes back in call order.
-pub fn record<F, Fut>(rt: &tokio::runtime::Runtime, branches: &[Vec<Op>], call: F) -> Vec<Event>
+/// call and return times; then, once every branch has returned, the `suffix` one after another
+/// (recorded as branch number `branches.len()`). The history comes back in call order.
+pub fn record<F, Fut>(
+    rt: &tokio::runtime::Runtime,
+    branches: &[Vec<Op>],
+    suffix: &[Op],
+    call: F,
+) -> Vec<Event>
 where
     F: Fn(Op, Vec<Raw>) -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = Raw> + Send,
@@ -105,49 +114,103 @@ where
                         raw,
                         call: start,
                         ret,
+                        after: false,
                     });
                 }
                 events
             });
         }
-        set.join_all().await
+        let mut all = set.join_all().await;
+        let mut after = Vec::new();
+        for (index, op) in suffix.iter().enumerate() {
+            let start = ticks.fetch_add(1, Ordering::SeqCst);
+            let raw = call(op.clone(), Vec::new()).await;
+            let ret = ticks.fetch_add(1, Ordering::SeqCst);
+            after.push(Event {
+                branch: branches.len(),
+                index,
+                op: op.clone(),
+                raw,
+                call: start,
+                ret,
+                after: true,
+            });
+        }
+        all.push(after);
+        all
     });
     let mut events: Vec<Event> = per_branch.into_iter().flatten().collect();
     events.sort_by_key(|e| e.call);
     events
 }
 
-/// A concurrent case: what runs first, then what runs at once.
+/// A concurrent case: what runs first, then what runs at once, then what looks at the result.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Case {
+    /// The protocol numbers the case runs under.
+    pub params: Params,
     pub prefix: Vec<Op>,
     pub branches: Vec<Vec<Op>>,
+    /// Operations run one after another once every branch has returned: they observe what the
+    /// race left behind (a lost update to a counter shows only in a later answer).
+    pub suffix: Vec<Op>,
 }
 
 impl Case {
     pub fn len(&self) -> usize {
-        self.prefix.len() + self.branches.iter().map(Vec::len).sum::<usize>()
+        self.prefix.len() + self.branches.iter().map(Vec::len).sum::<usize>() + self.suffix.len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// As a trace file: the prefix with its expectations, then `== branch` sections.
-    pub fn trace(&self, params: Params, header: &[String]) -> Trace {
+    /// As a trace file: the prefix with its expectations, `== branch` sections, and the
+    /// `== after` section.
+    pub fn trace(&self, header: &[String]) -> Trace {
         let mut trace = Trace::new(
             header,
             &self.prefix,
-            &lockstep::expectations(params, &self.prefix),
+            &lockstep::expectations(self.params, &self.prefix),
         );
+        trace.set_params(self.params);
+        let unchecked = |op: &Op| Line::Step {
+            op: op.clone(),
+            expected: None,
+        };
         for branch in &self.branches {
             trace.lines.push(Line::Branch);
-            trace.lines.extend(branch.iter().map(|op| Line::Step {
-                op: op.clone(),
-                expected: None,
-            }));
+            trace.lines.extend(branch.iter().map(unchecked));
+        }
+        if !self.suffix.is_empty() {
+            trace.lines.push(Line::After);
+            trace.lines.extend(self.suffix.iter().map(unchecked));
         }
         trace
+    }
+
+    /// The concurrent case a trace file holds (`None` for a sequential trace).
+    pub fn from_trace(trace: &Trace) -> Option<Case> {
+        let mut case = Case {
+            params: trace.params().unwrap_or_default(),
+            prefix: Vec::new(),
+            branches: Vec::new(),
+            suffix: Vec::new(),
+        };
+        let mut after = false;
+        for line in &trace.lines {
+            match line {
+                Line::Branch => case.branches.push(Vec::new()),
+                Line::After => after = true,
+                Line::Step { op, .. } => match case.branches.last_mut() {
+                    _ if after => case.suffix.push(op.clone()),
+                    Some(b) => b.push(op.clone()),
+                    None => case.prefix.push(op.clone()),
+                },
+                _ => {}
+            }
+        }
+        (!case.branches.is_empty()).then_some(case)
     }
 }
 
@@ -259,7 +322,8 @@ impl CaseResult {
 #[derive(Debug, Clone)]
 pub struct Setup {
     pub store: StoreKind,
-    pub params: Params,
+    /// Protocol numbers: `None` draws them per case (parameter swarm), `Some` fixes them.
+    pub params: Option<Params>,
     pub mode: Mode,
     pub flaw: Option<Flaw>,
     /// Over HTTP instead of in process (real concurrency only: the server schedules itself).
@@ -273,16 +337,36 @@ pub fn run_case(
     token_seed: u64,
     schedule_seed: u64,
 ) -> Result<CaseResult, DriverError> {
+    run_case_covered(setup, case, token_seed, schedule_seed, None)
+}
+
+/// As [`run_case`], recording what the case reached in `coverage`: the prefix as a sequential
+/// run does, and which kinds of operations overlapped in time on one account.
+pub fn run_case_covered(
+    setup: &Setup,
+    case: &Case,
+    token_seed: u64,
+    schedule_seed: u64,
+    mut coverage: Option<&mut Coverage>,
+) -> Result<CaseResult, DriverError> {
     if let Some(http) = &setup.http {
-        let mut driver = crate::driver::HttpDriver::new(http, token_seed)?;
-        let run = lockstep::run(&mut driver, setup.params, &case.prefix, None);
+        let mut driver = crate::driver::HttpDriver::new(http, case.params, token_seed)?;
+        let run = lockstep::run(
+            &mut driver,
+            case.params,
+            &case.prefix,
+            coverage.as_deref_mut(),
+        );
         if let Some(f) = run.failure {
             return Ok(CaseResult::Prefix(f));
         }
-        let mut state = State::new(setup.params);
+        let mut state = State::new(case.params);
         case.prefix.iter().for_each(|op| drop(state.apply(op)));
         let handles = driver.handles().clone();
-        let events = driver.run_concurrent(&case.branches)?;
+        let events = driver.run_concurrent(&case.branches, &case.suffix)?;
+        if let Some(c) = coverage {
+            record_races(c, &state, &events);
+        }
         let verdict = linearize::check(&state, &handles, &events);
         return Ok(if verdict.linearizable {
             CaseResult::Pass
@@ -290,23 +374,48 @@ pub fn run_case(
             CaseResult::NotLinearizable { events, verdict }
         });
     }
-    let mut driver = InProcess::with_flaw(setup.store, setup.params, token_seed, setup.flaw)?;
-    let run = lockstep::run(&mut driver, setup.params, &case.prefix, None);
+    let mut driver = InProcess::with_flaw(setup.store, case.params, token_seed, setup.flaw)?;
+    let run = lockstep::run(
+        &mut driver,
+        case.params,
+        &case.prefix,
+        coverage.as_deref_mut(),
+    );
     if let Some(f) = run.failure {
         return Ok(CaseResult::Prefix(f));
     }
-    let mut state = State::new(setup.params);
+    let mut state = State::new(case.params);
     for op in &case.prefix {
         state.apply(op);
     }
     let handles = driver.handles().clone();
-    let events = driver.run_concurrent(&case.branches, setup.mode, schedule_seed)?;
+    let events = driver.run_concurrent(&case.branches, &case.suffix, setup.mode, schedule_seed)?;
+    if let Some(c) = coverage {
+        record_races(c, &state, &events);
+    }
     let verdict = linearize::check(&state, &handles, &events);
     Ok(if verdict.linearizable {
         CaseResult::Pass
     } else {
         CaseResult::NotLinearizable { events, verdict }
     })
+}
+
+/// Every pair of branch operations that overlapped in time on one account.
+fn record_races(coverage: &mut Coverage, state: &State, events: &[Event]) {
+    let accounts = linearize::accounts(state, events);
+    for (i, a) in events.iter().enumerate() {
+        for (j, b) in events.iter().enumerate().skip(i + 1) {
+            let overlap = a.call < b.ret && b.call < a.ret;
+            if overlap
+                && a.branch != b.branch
+                && accounts[i].is_some()
+                && accounts[i] == accounts[j]
+            {
+                coverage.record_race(a.op.kind(), b.op.kind());
+            }
+        }
+    }
 }
 
 /// Whether a case fails under any of `tries` schedules (seeded; in real mode, just re-runs).
@@ -336,43 +445,70 @@ pub struct ConcurrentFailure {
     pub result: CaseResult,
 }
 
-/// Runs `cases` generated cases from `seed`; the first failure is shrunk.
+/// What a concurrent campaign did.
+#[derive(Debug, Clone)]
+pub struct CampaignRun {
+    pub cases: u64,
+    pub ops: u64,
+    pub coverage: Coverage,
+    pub failure: Option<ConcurrentFailure>,
+}
+
+/// Runs the generated cases of `seed` that `shard` takes, of `cases`; the first failure is
+/// shrunk.
 pub fn campaign(
     setup: &Setup,
     seed: u64,
     cases: u64,
+    shard: crate::campaign::Shard,
     mut progress: impl FnMut(u64),
-) -> (u64, u64, Option<ConcurrentFailure>) {
+) -> CampaignRun {
     // Two schedules per case (deterministic: both seeded and replayable); real mode re-runs.
     let tries = if setup.mode == Mode::Real || setup.http.is_some() {
         3
     } else {
         2
     };
-    let mut ops = 0;
-    for i in 0..cases {
-        let case_seed = seed.wrapping_add(i);
+    let mut run = CampaignRun {
+        cases: 0,
+        ops: 0,
+        coverage: Coverage::default(),
+        failure: None,
+    };
+    for i in (0..cases).filter(|i| shard.takes(*i)) {
+        let case_seed = crate::campaign::case_seed(seed, i);
         let case = generate::case(case_seed, setup.params);
-        ops += case.len() as u64;
-        progress(i + 1);
-        if let Some((schedule_seed, _)) = fails(setup, &case, case_seed, case_seed, tries) {
+        run.ops += case.len() as u64;
+        run.cases += 1;
+        progress(run.cases);
+        // The first schedule records coverage; the others only look for a failure.
+        let first = run_case_covered(setup, &case, case_seed, case_seed, Some(&mut run.coverage));
+        let failed = match first {
+            Ok(r) if r.failed() => Some(case_seed),
+            _ => fails(
+                setup,
+                &case,
+                case_seed,
+                case_seed.wrapping_add(1),
+                tries - 1,
+            )
+            .map(|(s, _)| s),
+        };
+        if let Some(schedule_seed) = failed {
             let original_len = case.len();
             let (case, schedule_seed, result) =
                 shrink::shrink(setup, case, case_seed, schedule_seed);
-            return (
-                i + 1,
-                ops,
-                Some(ConcurrentFailure {
-                    case_seed,
-                    schedule_seed,
-                    original_len,
-                    case,
-                    result,
-                }),
-            );
+            run.failure = Some(ConcurrentFailure {
+                case_seed,
+                schedule_seed,
+                original_len,
+                case,
+                result,
+            });
+            break;
         }
     }
-    (cases, ops, None)
+    run
 }
 
 /// A human report of a failing case: the history and, per dead end, what the model expected.
@@ -392,14 +528,14 @@ pub fn report(result: &CaseResult) -> String {
         CaseResult::NotLinearizable { events, verdict } => {
             out.push_str("history (logical call..return time, per branch):\n");
             for e in events {
+                let lane = if e.after {
+                    "after   ".to_owned()
+                } else {
+                    format!("branch {}", e.branch + 1)
+                };
                 out.push_str(&format!(
-                    "  [{:>2}..{:>2}] branch {} #{}: {}  →  {}\n",
-                    e.call,
-                    e.ret,
-                    e.branch + 1,
-                    e.index,
-                    e.op,
-                    e.raw
+                    "  [{:>2}..{:>2}] {lane} #{}: {}  →  {}\n",
+                    e.call, e.ret, e.index, e.op, e.raw
                 ));
             }
             out.push_str("no order of these operations is allowed by the model; every candidate order fails:\n");

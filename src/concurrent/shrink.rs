@@ -1,6 +1,7 @@
 //! Shrinking concurrent cases: drop whole branches, then single branch operations (renumbering
-//! branch-local references), then prefix operations, keeping every candidate that still fails
-//! (under a few schedules, or a few re-runs in real mode).
+//! branch-local references), suffix operations, then prefix operations, then protocol numbers
+//! back to DESIGN's defaults, keeping every candidate that still fails (under a few schedules,
+//! or a few re-runs in real mode).
 
 use super::{fails, Case, CaseResult, Setup};
 use crate::driver::Mode;
@@ -44,12 +45,13 @@ pub fn shrink(
 }
 
 /// What shrinking decreases: length first, then how many different branch ops there are (so
-/// converging branches is progress, and shrinking cannot cycle).
-fn measure(case: &Case) -> (usize, usize) {
+/// converging branches is progress, and shrinking cannot cycle), then how many protocol numbers
+/// differ from the defaults.
+fn measure(case: &Case) -> (usize, usize, usize) {
     let mut ops: Vec<&Op> = case.branches.iter().flatten().collect();
     ops.sort();
     ops.dedup();
-    (case.len(), ops.len())
+    (case.len(), ops.len(), case.params.changed().len())
 }
 
 fn candidates(case: &Case) -> Vec<Case> {
@@ -90,17 +92,22 @@ fn candidates(case: &Case) -> Vec<Case> {
             }
         }
     }
-    // Prefix ops: removed with handle remapping over prefix and branches together (a branch
-    // that would lose a handle it names makes the candidate unusable).
+    for i in (0..case.suffix.len()).rev() {
+        let mut c = case.clone();
+        c.suffix.remove(i);
+        out.push(c);
+    }
+    // Prefix ops: removed with handle remapping over prefix, branches and suffix together (a
+    // branch that would lose a handle it names makes the candidate unusable).
     let flat: Vec<Op> = case
         .prefix
         .iter()
         .chain(case.branches.iter().flatten())
+        .chain(&case.suffix)
         .cloned()
         .collect();
     for i in (0..case.prefix.len()).rev() {
-        let Some(rest) = crate::shrink::remove(crate::model::Params::default(), &flat, i..i + 1)
-        else {
+        let Some(rest) = crate::shrink::remove(case.params, &flat, i..i + 1) else {
             continue;
         };
         if rest.len() + 1 != flat.len() {
@@ -113,17 +120,80 @@ fn candidates(case: &Case) -> Vec<Case> {
             .iter()
             .map(|b| rest.by_ref().take(b.len()).collect())
             .collect();
-        let c = Case { prefix, branches };
-        if crate::shrink::valid(crate::model::Params::default(), &c.prefix)
-            && c.branches
-                .iter()
-                .flatten()
-                .all(|op| op.token().is_none_or(|t| issued_after(&c.prefix, t)))
-        {
+        let suffix = rest.collect();
+        let c = Case {
+            params: case.params,
+            prefix,
+            branches,
+            suffix,
+        };
+        if usable(&c) {
+            out.push(c);
+        }
+    }
+    // MFA accounts made plain, when the race does not need the second factor.
+    let bounds = {
+        let mut b = vec![case.prefix.len()];
+        for branch in &case.branches {
+            b.push(b.last().copied().unwrap_or(0) + branch.len());
+        }
+        b
+    };
+    for i in 0..case.prefix.len() {
+        let Some(kept) = crate::shrink::plain_account(case.params, &flat, i) else {
+            continue;
+        };
+        // Branch ops keep their positions (a dropped one would renumber `local#` refs).
+        let dropped_in_branch = (case.prefix.len()..flat.len())
+            .any(|j| j < bounds[bounds.len() - 1] && !kept.iter().any(|(k, _)| *k == j));
+        if dropped_in_branch {
+            continue;
+        }
+        let part = |lo: usize, hi: usize| -> Vec<Op> {
+            kept.iter()
+                .filter(|(k, _)| (lo..hi).contains(k))
+                .map(|(_, op)| op.clone())
+                .collect()
+        };
+        let c = Case {
+            params: case.params,
+            prefix: part(0, bounds[0]),
+            branches: bounds.windows(2).map(|w| part(w[0], w[1])).collect(),
+            suffix: part(bounds[bounds.len() - 1], flat.len()),
+        };
+        if usable(&c) {
+            out.push(c);
+        }
+    }
+    // Plainer numbers: all defaults, or one number back to its default.
+    let defaults = crate::model::Params::default();
+    let mut plainer = vec![defaults];
+    for key in case.params.changed() {
+        let mut p = case.params;
+        let _ = p.set(key, defaults.get(key).unwrap_or_default());
+        plainer.push(p);
+    }
+    for params in plainer.into_iter().filter(|p| *p != case.params) {
+        let c = Case {
+            params,
+            ..case.clone()
+        };
+        if usable(&c) {
             out.push(c);
         }
     }
     out
+}
+
+/// Whether the prefix is valid under the case's numbers and every later op names only what
+/// the prefix issued (or its own branch's answers, or nothing real).
+fn usable(c: &Case) -> bool {
+    crate::shrink::valid(c.params, &c.prefix)
+        && c.branches
+            .iter()
+            .flatten()
+            .chain(&c.suffix)
+            .all(|op| op.token().is_none_or(|t| issued_after(c, t)))
 }
 
 /// A branch without op `i`; later local references are renumbered, references to `i` dropped.
@@ -155,9 +225,9 @@ fn references_local(branch: &[Op], j: usize) -> bool {
 }
 
 /// Whether a branch token names something the prefix issued (or is local or hostile).
-fn issued_after(prefix: &[Op], t: &Token) -> bool {
-    let mut state = crate::model::State::new(crate::model::Params::default());
-    for op in prefix {
+fn issued_after(case: &Case, t: &Token) -> bool {
+    let mut state = crate::model::State::new(case.params);
+    for op in &case.prefix {
         state.apply(op);
     }
     matches!(t, Token::Local { .. } | Token::Garbage(_))

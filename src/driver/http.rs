@@ -14,7 +14,7 @@
 use super::handles::{Handles, Issued};
 use super::otp_mock::OtpMock;
 use super::{Driver, DriverError};
-use crate::model::{Aal, Code, Grant, Op, Outcome, Reason, Scope, TokenReason, Version};
+use crate::model::{Aal, Code, Grant, Op, Outcome, Params, Reason, Scope, TokenReason, Version};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
@@ -32,6 +32,9 @@ pub struct Capabilities {
     pub otp: bool,
     /// The admin token.
     pub admin: bool,
+    /// The protocol numbers (TTLs, windows, thresholds) can be set per case, so a campaign
+    /// may draw them (parameter swarm); otherwise the DESIGN defaults are assumed.
+    pub params: bool,
 }
 
 impl Capabilities {
@@ -40,6 +43,7 @@ impl Capabilities {
         lifecycle: true,
         otp: true,
         admin: true,
+        params: true,
     };
 
     /// The kinds of operations these capabilities leave out, for the summary.
@@ -56,6 +60,9 @@ impl Capabilities {
         }
         if !self.admin {
             out.push("admin-disable/enable/unlock (no --admin-token)");
+        }
+        if !self.params {
+            out.push("protocol numbers other than the defaults (not configurable per case)");
         }
         out
     }
@@ -82,6 +89,7 @@ impl HttpTarget {
                 lifecycle: false,
                 otp: false,
                 admin: admin_token.is_some(),
+                params: false,
             },
         }
     }
@@ -121,6 +129,7 @@ struct Managed {
     child: Option<Child>,
     dir: tempfile::TempDir,
     seed: u64,
+    params: Params,
     starts: u64,
     version: Version,
     otp: OtpMock,
@@ -129,7 +138,9 @@ struct Managed {
 }
 
 impl HttpDriver {
-    pub fn new(target: &HttpTarget, seed: u64) -> Result<Self, DriverError> {
+    /// A driver for `target`; a managed server is started with the protocol numbers `params`
+    /// (an external server runs with whatever it was configured with).
+    pub fn new(target: &HttpTarget, params: Params, seed: u64) -> Result<Self, DriverError> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -170,6 +181,7 @@ impl HttpDriver {
                         child: None,
                         dir,
                         seed,
+                        params,
                         starts: 0,
                         version: Version::V1,
                         otp,
@@ -224,6 +236,10 @@ impl HttpDriver {
                 "1",
             ])
             .args(["--otp-url", &m.otp_url])
+            .args(crate::model::params::KEYS.iter().flat_map(|k| {
+                let value = m.params.get(k).unwrap_or_default();
+                [format!("--{}", k.replace('_', "-")), value.to_string()]
+            }))
             .arg("--db")
             .arg(m.dir.path().join("auth.db"))
             .env("RUST_LOG", "warn")
@@ -634,10 +650,12 @@ fn request_for(
 
 impl HttpDriver {
     /// Runs `branches` concurrently against the server (real concurrency: the server schedules
-    /// its own requests) and records every operation's raw answer with logical times.
+    /// its own requests), then `suffix`, and records every operation's raw answer with logical
+    /// times.
     pub fn run_concurrent(
         &mut self,
         branches: &[Vec<Op>],
+        suffix: &[Op],
     ) -> Result<Vec<crate::concurrent::Event>, DriverError> {
         use crate::concurrent::{render_local, Raw};
         let handles = std::sync::Arc::new(self.handles.clone());
@@ -682,7 +700,7 @@ impl HttpDriver {
                 }
             }
         };
-        Ok(crate::concurrent::record(&self.rt, branches, call))
+        Ok(crate::concurrent::record(&self.rt, branches, suffix, call))
     }
 
     /// The handles seen so far.

@@ -157,11 +157,12 @@ impl InProcess {
         &self.sut.handles
     }
 
-    /// Runs `branches` concurrently against the service as it is now, and records every
-    /// operation's raw answer with its logical call and return times.
+    /// Runs `branches` concurrently against the service as it is now, then `suffix`, and
+    /// records every operation's raw answer with its logical call and return times.
     pub fn run_concurrent(
         &mut self,
         branches: &[Vec<Op>],
+        suffix: &[Op],
         mode: Mode,
         schedule_seed: u64,
     ) -> Result<Vec<crate::concurrent::Event>, DriverError> {
@@ -174,7 +175,7 @@ impl InProcess {
         Ok(match mode {
             Mode::Deterministic => {
                 self.sut.scheduler.arm(Some(schedule_seed));
-                let events = crate::concurrent::record(&self.rt, branches, call);
+                let events = crate::concurrent::record(&self.rt, branches, suffix, call);
                 self.sut.scheduler.arm(None);
                 events
             }
@@ -183,7 +184,7 @@ impl InProcess {
                     .worker_threads(2)
                     .build()
                     .map_err(|e| DriverError::Service(e.to_string()))?;
-                crate::concurrent::record(&rt, branches, call)
+                crate::concurrent::record(&rt, branches, suffix, call)
             }
         })
     }

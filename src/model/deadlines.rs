@@ -21,3 +21,201 @@ pub fn liveness(s: &Session, now: u64, p: &Params) -> Result<(), TokenReason> {
         Err(TokenReason::Expired)
     }
 }
+
+/// A timestamp of the state that changes an answer when the clock crosses it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DeadlineKind {
+    /// An access token's `issued_at + access_ttl`.
+    AccessExpiry,
+    /// A session's `last_active + idle_timeout`.
+    Idle,
+    /// A session's `created_at + absolute_timeout`.
+    Absolute,
+    /// A session's `auth_time + step_up_window` (sensitive actions).
+    StepUp,
+    /// A session's `rotated_at + refresh_grace` (retries of the previous refresh token).
+    Grace,
+    /// An account's `locked_until`.
+    LockLapse,
+    /// An MFA challenge's `created_at + mfa_challenge_ttl`.
+    ChallengeExpiry,
+}
+
+impl DeadlineKind {
+    pub const ALL: [DeadlineKind; 7] = [
+        DeadlineKind::AccessExpiry,
+        DeadlineKind::Idle,
+        DeadlineKind::Absolute,
+        DeadlineKind::StepUp,
+        DeadlineKind::Grace,
+        DeadlineKind::LockLapse,
+        DeadlineKind::ChallengeExpiry,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DeadlineKind::AccessExpiry => "access-expiry",
+            DeadlineKind::Idle => "idle-timeout",
+            DeadlineKind::Absolute => "absolute-timeout",
+            DeadlineKind::StepUp => "step-up-window",
+            DeadlineKind::Grace => "refresh-grace",
+            DeadlineKind::LockLapse => "lock-lapse",
+            DeadlineKind::ChallengeExpiry => "challenge-expiry",
+        }
+    }
+}
+
+/// What a deadline (or a counter) belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Subject {
+    Session(usize),
+    Access(usize),
+    /// A canonical username.
+    Account(String),
+    Challenge(usize),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deadline {
+    pub at: u64,
+    pub kind: DeadlineKind,
+    pub subject: Subject,
+}
+
+impl super::State {
+    /// Whether session `i` still stands (not revoked, neither timeout passed).
+    pub fn live(&self, i: usize) -> bool {
+        self.sessions
+            .get(i)
+            .is_some_and(|s| liveness(s, self.now, &self.params).is_ok())
+    }
+
+    /// Every pending deadline of the state (`at >= now`): for every live session, its live
+    /// access tokens, its grace window; every lock; every open challenge. The generator aims
+    /// ticks at them.
+    pub fn deadlines(&self) -> Vec<Deadline> {
+        let now = self.now;
+        let mut subjects: Vec<Subject> = Vec::new();
+        for (i, s) in self.sessions.iter().enumerate() {
+            if liveness(s, now, &self.params).is_ok() {
+                subjects.push(Subject::Session(i));
+            }
+        }
+        for (k, t) in self.access.iter().enumerate() {
+            if t.epoch == self.sessions[t.session].access_epoch && self.live(t.session) {
+                subjects.push(Subject::Access(k));
+            }
+        }
+        subjects.extend(
+            self.accounts
+                .iter()
+                .filter(|(_, a)| a.locked_until.is_some())
+                .map(|(name, _)| Subject::Account(name.clone())),
+        );
+        subjects.extend(
+            (0..self.challenges.len())
+                .filter(|c| !self.challenges[*c].dead)
+                .map(Subject::Challenge),
+        );
+        subjects
+            .iter()
+            .flat_map(|subject| self.deadlines_of(subject))
+            .filter(|d| d.at >= now)
+            .collect()
+    }
+
+    /// The timestamps of one subject that decide answers (past ones included): a session's
+    /// idle, absolute, step-up and grace deadlines; an access token's expiry; an account's lock;
+    /// a challenge's expiry.
+    pub fn deadlines_of(&self, subject: &Subject) -> Vec<Deadline> {
+        let p = &self.params;
+        let at = |at: u64, kind| Deadline {
+            at,
+            kind,
+            subject: subject.clone(),
+        };
+        match subject {
+            Subject::Session(i) => {
+                let Some(s) = self.sessions.get(*i).filter(|s| !s.revoked) else {
+                    return Vec::new();
+                };
+                let mut out = vec![
+                    at(
+                        s.last_active.saturating_add(p.idle_timeout),
+                        DeadlineKind::Idle,
+                    ),
+                    at(
+                        s.created_at.saturating_add(p.absolute_timeout),
+                        DeadlineKind::Absolute,
+                    ),
+                    at(
+                        s.auth_time.saturating_add(p.step_up_window),
+                        DeadlineKind::StepUp,
+                    ),
+                ];
+                if let Some(r) = s.rotated_at {
+                    out.push(at(r.saturating_add(p.refresh_grace), DeadlineKind::Grace));
+                }
+                out
+            }
+            Subject::Access(k) => self
+                .access
+                .get(*k)
+                .map(|t| {
+                    at(
+                        t.issued_at.saturating_add(p.access_ttl),
+                        DeadlineKind::AccessExpiry,
+                    )
+                })
+                .into_iter()
+                .collect(),
+            Subject::Account(name) => self
+                .accounts
+                .get(name)
+                .and_then(|a| a.locked_until)
+                .map(|u| at(u, DeadlineKind::LockLapse))
+                .into_iter()
+                .collect(),
+            Subject::Challenge(c) => self
+                .challenges
+                .get(*c)
+                .filter(|ch| !ch.dead)
+                .map(|ch| {
+                    at(
+                        ch.created_at.saturating_add(p.mfa_challenge_ttl),
+                        DeadlineKind::ChallengeExpiry,
+                    )
+                })
+                .into_iter()
+                .collect(),
+        }
+    }
+
+    /// What `op` acts on: the session and access token its token names, the account it names,
+    /// the challenge it presents.
+    pub fn subjects(&self, op: &super::Op) -> Vec<Subject> {
+        use super::{Op, Token};
+        let mut out = Vec::new();
+        match op.token() {
+            Some(Token::Access(k)) => {
+                out.push(Subject::Access(*k));
+                if let Some(t) = self.access.get(*k) {
+                    out.push(Subject::Session(t.session));
+                }
+            }
+            Some(Token::Refresh { session, .. }) => out.push(Subject::Session(*session)),
+            Some(Token::Challenge(c)) => out.push(Subject::Challenge(*c)),
+            _ => {}
+        }
+        match op {
+            Op::Login { user, .. }
+            | Op::AdminDisable { user }
+            | Op::AdminEnable { user }
+            | Op::AdminUnlock { user } => {
+                out.extend(super::accounts::canonical(user).map(Subject::Account));
+            }
+            _ => {}
+        }
+        out
+    }
+}

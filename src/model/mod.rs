@@ -9,7 +9,9 @@
 //! | [`accounts`] | accounts, PRECIS names, register, login order, lockout (rules 6, 9, 11), admin |
 //! | [`sessions`] | refresh rotation / grace / reuse, access, step-up, logout, revoke, password change (rules 1, 3, 4, 5, 10) |
 //! | [`mfa`] | MFA challenges and the upstream provider (rules 2, 7) |
-//! | [`deadlines`] | "a timestamp t is valid iff now < t"; idle and absolute timeouts |
+//! | [`params`] | the protocol's numbers (the DESIGN §3 table) and their `key=value` form |
+//! | [`deadlines`] | "a timestamp t is valid iff now < t"; idle and absolute timeouts; every pending deadline of a state |
+//! | [`counters`] | wrong passwords and wrong codes toward their limits |
 //! | [`invariants`] | properties checked after every step |
 //!
 //! Where DESIGN is silent the model encodes the decisions listed in the README ("Decisions where
@@ -17,47 +19,22 @@
 //! sessions) is a token nobody was given: it answers like any unknown token.
 
 pub mod accounts;
+pub mod counters;
 pub mod deadlines;
 pub mod invariants;
 pub mod mfa;
 pub mod op;
 pub mod outcome;
+pub mod params;
 pub mod sessions;
 
+pub use counters::{Counter, CounterKind};
+pub use deadlines::{Deadline, DeadlineKind, Subject};
 pub use op::{Code, Op, OpKind, Scope, Token, Upstream, Version};
 pub use outcome::{design_table, Aal, Grant, Outcome, OutcomeKind, Reason, TokenReason};
+pub use params::Params;
 
 use std::collections::BTreeMap;
-
-/// The protocol's numbers (DESIGN §3 defaults).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Params {
-    pub access_ttl: u64,
-    pub idle_timeout: u64,
-    pub absolute_timeout: u64,
-    pub refresh_grace: u64,
-    pub lockout_threshold: u32,
-    pub lockout_duration: u64,
-    pub mfa_challenge_ttl: u64,
-    pub mfa_max_attempts: u32,
-    pub step_up_window: u64,
-}
-
-impl Default for Params {
-    fn default() -> Self {
-        Params {
-            access_ttl: 300,
-            idle_timeout: 900,
-            absolute_timeout: 43_200,
-            refresh_grace: 10,
-            lockout_threshold: 5,
-            lockout_duration: 900,
-            mfa_challenge_ttl: 300,
-            mfa_max_attempts: 3,
-            step_up_window: 300,
-        }
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Account {

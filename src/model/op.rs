@@ -140,6 +140,28 @@ pub enum OpKind {
     UpstreamFault,
 }
 
+impl OpKind {
+    pub const ALL: [OpKind; 17] = [
+        OpKind::Register,
+        OpKind::Login,
+        OpKind::VerifyMfa,
+        OpKind::Refresh,
+        OpKind::Access,
+        OpKind::Sensitive,
+        OpKind::Reauthenticate,
+        OpKind::Logout,
+        OpKind::Revoke,
+        OpKind::ChangePassword,
+        OpKind::AdminDisable,
+        OpKind::AdminEnable,
+        OpKind::AdminUnlock,
+        OpKind::Tick,
+        OpKind::Deploy,
+        OpKind::Restart,
+        OpKind::UpstreamFault,
+    ];
+}
+
 impl Op {
     pub fn kind(&self) -> OpKind {
         match self {

@@ -93,6 +93,60 @@ pub enum OutcomeKind {
     Rejected(Reason),
 }
 
+impl Reason {
+    /// Every reason there is.
+    pub fn all() -> Vec<Reason> {
+        let mut out = vec![
+            Reason::UsernameTaken,
+            Reason::InvalidUsername,
+            Reason::WeakPassword,
+            Reason::InvalidCredentials,
+            Reason::Locked,
+            Reason::Disabled,
+            Reason::UpstreamUnavailable,
+            Reason::InvalidCode,
+            Reason::ChallengeExpired,
+            Reason::StepUpRequired,
+            Reason::UnknownUser,
+        ];
+        out.extend(
+            [Grant::Unknown, Grant::Expired, Grant::Revoked, Grant::Reuse]
+                .map(Reason::InvalidGrant),
+        );
+        out.extend(
+            [
+                TokenReason::Unknown,
+                TokenReason::Expired,
+                TokenReason::Revoked,
+            ]
+            .map(Reason::Unauthorized),
+        );
+        out
+    }
+}
+
+impl OutcomeKind {
+    /// Every kind of outcome there is.
+    pub fn all() -> Vec<OutcomeKind> {
+        let mut out = vec![
+            OutcomeKind::Registered,
+            OutcomeKind::Issued(Aal::Aal1),
+            OutcomeKind::Issued(Aal::Aal2),
+            OutcomeKind::MfaRequired,
+            OutcomeKind::Refreshed,
+            OutcomeKind::Authorized,
+            OutcomeKind::Reauthenticated,
+            OutcomeKind::LoggedOut,
+            OutcomeKind::Revoked,
+            OutcomeKind::PasswordChanged,
+            OutcomeKind::Done,
+            OutcomeKind::Ok,
+        ];
+        out.extend(Reason::all().into_iter().map(OutcomeKind::Rejected));
+        out
+    }
+}
+
 impl Outcome {
     pub fn kind(&self) -> OutcomeKind {
         match self {

@@ -57,6 +57,54 @@ struct Args {
     /// argon2id lanes.
     #[arg(long, default_value_t = Argon2Cost::PRODUCTION.parallelism)]
     argon2_parallelism: u32,
+    #[command(flatten)]
+    protocol_numbers: ProtocolNumbers,
+}
+
+/// The protocol's numbers (seconds, counts); the defaults are DESIGN §3's table.
+#[derive(clap::Args, Debug)]
+struct ProtocolNumbers {
+    /// Access-token lifetime, seconds.
+    #[arg(long, default_value_t = Config::default().access_ttl)]
+    access_ttl: u64,
+    /// A session ends when idle this long, seconds.
+    #[arg(long, default_value_t = Config::default().idle_timeout)]
+    idle_timeout: u64,
+    /// A session ends this long after login, seconds.
+    #[arg(long, default_value_t = Config::default().absolute_timeout)]
+    absolute_timeout: u64,
+    /// Window in which the previous refresh token may be presented again, seconds.
+    #[arg(long, default_value_t = Config::default().refresh_grace)]
+    refresh_grace: u64,
+    /// Consecutive wrong passwords that lock an account.
+    #[arg(long, default_value_t = Config::default().lockout_threshold, value_parser = clap::value_parser!(u32).range(1..))]
+    lockout_threshold: u32,
+    /// How long a lock lasts, seconds.
+    #[arg(long, default_value_t = Config::default().lockout_duration)]
+    lockout_duration: u64,
+    /// An MFA challenge dies after this, seconds.
+    #[arg(long, default_value_t = Config::default().mfa_challenge_ttl)]
+    mfa_challenge_ttl: u64,
+    /// Wrong codes that kill an MFA challenge.
+    #[arg(long, default_value_t = Config::default().mfa_max_attempts, value_parser = clap::value_parser!(u32).range(1..))]
+    mfa_max_attempts: u32,
+    /// Sensitive actions need a factor proven this recently, seconds.
+    #[arg(long, default_value_t = Config::default().step_up_window)]
+    step_up_window: u64,
+}
+
+impl ProtocolNumbers {
+    fn apply(&self, c: &mut Config) {
+        c.access_ttl = self.access_ttl;
+        c.idle_timeout = self.idle_timeout;
+        c.absolute_timeout = self.absolute_timeout;
+        c.refresh_grace = self.refresh_grace;
+        c.lockout_threshold = self.lockout_threshold;
+        c.lockout_duration = self.lockout_duration;
+        c.mfa_challenge_ttl = self.mfa_challenge_ttl;
+        c.mfa_max_attempts = self.mfa_max_attempts;
+        c.step_up_window = self.step_up_window;
+    }
 }
 
 #[tokio::main]
@@ -99,7 +147,7 @@ async fn run(args: Args) -> Result<(), String> {
         None => Arc::new(NoOtpProvider),
     };
     let rng = Arc::new(args.seed.map_or_else(TokenRng::os, TokenRng::seeded));
-    let config = Config {
+    let mut config = Config {
         protocol: args.protocol,
         argon2: Argon2Cost {
             memory_kib: args.argon2_memory_kib,
@@ -108,6 +156,7 @@ async fn run(args: Args) -> Result<(), String> {
         },
         ..Config::default()
     };
+    args.protocol_numbers.apply(&mut config);
     let service = Service::new(
         config,
         Deps {

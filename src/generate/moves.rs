@@ -1,0 +1,313 @@
+//! Moves: what the generator can add to a trace in one decision. Besides one operation of a
+//! kind from the case's swarm mix, moves that build what single operations rarely do:
+//!
+//! - **repeat** the previous operation k times, literally (the same wrong password, the same
+//!   retried refresh, the same tick) or re-drawn with the same kind;
+//! - **keep alive**: hold a session open with calls just inside its idle timeout until a
+//!   far deadline (the absolute timeout, a lock's lapse, any pending deadline) comes, then
+//!   probe it at one second before, on or after;
+//! - **approach a limit**: push a counter of the model (wrong passwords, wrong codes) to one or
+//!   two below its limit, so the next operation decides on the edge.
+
+use super::swarm::Swarm;
+use super::time::{self, RecentCalls};
+use super::values;
+use crate::driver::Capabilities;
+use crate::model::accounts::canonical;
+use crate::model::{
+    Code, CounterKind, DeadlineKind, Op, OpKind, Scope, State, Subject, Token, Upstream, Version,
+};
+use arbitrary::{Result, Unstructured};
+
+/// One operation of `kind` that makes sense in `s` (most of the time).
+pub fn one(
+    u: &mut Unstructured<'_>,
+    s: &State,
+    kind: OpKind,
+    caps: Capabilities,
+    swarm: &Swarm,
+    recent: &RecentCalls,
+) -> Result<Op> {
+    Ok(match kind {
+        OpKind::Register => {
+            // Cases that verify codes want MFA accounts; without our provider nobody could
+            // read the codes.
+            let share = if !caps.otp {
+                (0, 1)
+            } else if swarm.enabled(OpKind::VerifyMfa) {
+                (2, 3)
+            } else {
+                (1, 3)
+            };
+            values::register(u, s, share)?
+        }
+        OpKind::Login => values::login(u, s)?,
+        OpKind::VerifyMfa => Op::VerifyMfa {
+            challenge: values::challenge_token(u, s)?,
+            code: if u.ratio(7, 10)? {
+                Code::Right
+            } else {
+                Code::Wrong
+            },
+        },
+        OpKind::Refresh => Op::Refresh {
+            token: values::refresh_token(u, s)?,
+        },
+        OpKind::Access => Op::Access {
+            token: values::access_token(u, s)?,
+        },
+        OpKind::Sensitive => Op::Sensitive {
+            token: values::access_token(u, s)?,
+        },
+        OpKind::Reauthenticate => {
+            let token = values::access_token(u, s)?;
+            let password = values::password_for_token(u, s, &token)?;
+            Op::Reauthenticate { token, password }
+        }
+        OpKind::Logout => Op::Logout {
+            token: values::access_token(u, s)?,
+            scope: *u.choose(&[Scope::Local, Scope::Local, Scope::Others, Scope::Global])?,
+        },
+        OpKind::Revoke => Op::Revoke {
+            token: values::any_token(u, s)?,
+        },
+        OpKind::ChangePassword => {
+            let token = values::access_token(u, s)?;
+            let old = values::password_for_token(u, s, &token)?;
+            let new = if u.ratio(1, 5)? {
+                u.choose(values::WEAK_PASSWORDS)?.to_string()
+            } else {
+                u.choose(values::PASSWORDS)?.to_string()
+            };
+            Op::ChangePassword { token, old, new }
+        }
+        OpKind::AdminDisable => Op::AdminDisable {
+            user: values::user_name(u, s)?,
+        },
+        OpKind::AdminEnable => Op::AdminEnable {
+            user: values::user_name(u, s)?,
+        },
+        OpKind::AdminUnlock => Op::AdminUnlock {
+            user: values::user_name(u, s)?,
+        },
+        OpKind::Tick => Op::Tick {
+            seconds: time::tick(u, s, recent)?,
+        },
+        OpKind::UpstreamFault => Op::UpstreamFault {
+            mode: *u.choose(&[
+                Upstream::Up,
+                Upstream::Up,
+                Upstream::Up,
+                Upstream::Down,
+                Upstream::Garbage,
+            ])?,
+        },
+        OpKind::Deploy => Op::Deploy {
+            version: if s.version == Version::V1 {
+                Version::V2
+            } else {
+                Version::V1
+            },
+        },
+        OpKind::Restart => Op::Restart,
+    })
+}
+
+/// How many times to repeat: up to a little past the largest limit of the case, now and then
+/// much longer.
+pub fn repetitions(u: &mut Unstructured<'_>, s: &State) -> Result<usize> {
+    let p = &s.params;
+    let limit = p.lockout_threshold.max(p.mfa_max_attempts).min(20) as usize;
+    Ok(if u.ratio(1, 8)? {
+        u.int_in_range(1..=30)?
+    } else {
+        u.int_in_range(1..=limit + 2)?
+    })
+}
+
+/// A session to keep alive and the deadline to keep it alive for: a pending deadline of the
+/// state, or a counterfactual one, preferring the far ones (the absolute timeout, a lock).
+pub fn keep_alive_target(
+    u: &mut Unstructured<'_>,
+    s: &State,
+    recent: &RecentCalls,
+) -> Result<Option<(usize, u64)>> {
+    let live: Vec<usize> = (0..s.sessions.len()).filter(|i| s.live(*i)).collect();
+    if live.is_empty() || s.params.idle_timeout < 2 {
+        return Ok(None);
+    }
+    let deadlines = s.deadlines();
+    let far: Vec<_> = deadlines
+        .iter()
+        .filter(|d| matches!(d.kind, DeadlineKind::Absolute | DeadlineKind::LockLapse))
+        .collect();
+    let (model, counterfactual) = time::targets(s, recent);
+    let (session, at) = match u.int_in_range(0..=3)? {
+        0 | 1 if !far.is_empty() => {
+            let d = u.choose(&far)?;
+            let session = match d.subject {
+                Subject::Session(i) if live.contains(&i) => i,
+                _ => *u.choose(&live)?,
+            };
+            (session, d.at)
+        }
+        2 if !model.is_empty() => (*u.choose(&live)?, *u.choose(&model)?),
+        _ if !counterfactual.is_empty() => (*u.choose(&live)?, *u.choose(&counterfactual)?),
+        _ => return Ok(None),
+    };
+    Ok((at > s.now + 1).then_some((session, at)))
+}
+
+/// One keep-alive call on `session`: its latest access token while that is valid, else a
+/// refresh of its current generation (which issues a new one).
+pub fn keep_alive_call(u: &mut Unstructured<'_>, s: &State, session: usize) -> Result<Op> {
+    let latest = s.access.iter().rposition(|a| a.session == session);
+    let generation = s.sessions[session].generation;
+    let refresh = Op::Refresh {
+        token: Token::Refresh {
+            session,
+            generation,
+        },
+    };
+    Ok(match latest {
+        Some(k) if s.authorize(&Token::Access(k)).is_ok() && u.ratio(1, 2)? => Op::Access {
+            token: Token::Access(k),
+        },
+        _ => refresh,
+    })
+}
+
+/// The gap between keep-alive calls: just inside the idle timeout, half of it, or anything
+/// shorter.
+pub fn keep_alive_step(u: &mut Unstructured<'_>, s: &State) -> Result<u64> {
+    let idle = s.params.idle_timeout;
+    Ok(match u.int_in_range(0..=2)? {
+        0 => idle - 1,
+        1 => (idle / 2).max(1),
+        _ => u.int_in_range(1..=idle - 1)?,
+    })
+}
+
+/// An operation that looks at `session` once the clock is at the target.
+pub fn probe(u: &mut Unstructured<'_>, s: &State, session: usize) -> Result<Op> {
+    let latest = s.access.iter().rposition(|a| a.session == session);
+    let generation = s.sessions[session].generation;
+    Ok(match (u.int_in_range(0..=3)?, latest) {
+        (0, Some(k)) => Op::Access {
+            token: Token::Access(k),
+        },
+        (1, Some(k)) => Op::Sensitive {
+            token: Token::Access(k),
+        },
+        (2, _) if generation > 0 => Op::Refresh {
+            token: Token::Refresh {
+                session,
+                generation: generation - 1,
+            },
+        },
+        _ => Op::Refresh {
+            token: Token::Refresh {
+                session,
+                generation,
+            },
+        },
+    })
+}
+
+/// A boundary probe: a tick to one second before, on or after a pending deadline of the model,
+/// then an operation on what that deadline belongs to (its token, its session, its account, its
+/// challenge) — so the answer that depends on the deadline is asked for right there.
+pub fn probe_deadline(u: &mut Unstructured<'_>, s: &State) -> Result<Option<Vec<Op>>> {
+    let deadlines = s.deadlines();
+    let Ok(d) = u.choose(&deadlines) else {
+        return Ok(None);
+    };
+    let target = d.at.saturating_add_signed(*u.choose(&[-1i64, 0, 1])?);
+    if target <= s.now {
+        return Ok(None);
+    }
+    let mut after = s.clone();
+    let tick = Op::Tick {
+        seconds: target - s.now,
+    };
+    after.apply(&tick);
+    let probe = match &d.subject {
+        Subject::Access(k) => {
+            let token = Token::Access(*k);
+            match u.int_in_range(0..=3)? {
+                0 => Op::Sensitive { token },
+                1 => Op::Revoke { token },
+                _ => Op::Access { token },
+            }
+        }
+        Subject::Session(i) => match d.kind {
+            DeadlineKind::Grace => Op::Refresh {
+                token: Token::Refresh {
+                    session: *i,
+                    generation: after.sessions[*i].generation.saturating_sub(1),
+                },
+            },
+            _ => probe(u, &after, *i)?,
+        },
+        Subject::Account(name) => Op::Login {
+            user: spelling_of(u, name)?,
+            password: if u.ratio(1, 2)? {
+                after.accounts[name].password.clone()
+            } else {
+                "wrong password!".into()
+            },
+            device: u.int_in_range(0..=3)?,
+        },
+        Subject::Challenge(c) => Op::VerifyMfa {
+            challenge: Token::Challenge(*c),
+            code: if u.ratio(1, 2)? {
+                Code::Right
+            } else {
+                Code::Wrong
+            },
+        },
+    };
+    Ok(Some(vec![tick, probe]))
+}
+
+/// Operations that push one counter of the model to `gap` below its limit (`None` when no
+/// counter is far enough from it).
+pub fn approach_limit(u: &mut Unstructured<'_>, s: &State) -> Result<Option<Vec<Op>>> {
+    let gap = u.int_in_range(1..=2)?;
+    let counters: Vec<_> = s
+        .counters()
+        .into_iter()
+        .filter(|c| c.value + gap < c.limit)
+        .collect();
+    if counters.is_empty() {
+        return Ok(None);
+    }
+    let c = u.choose(&counters)?;
+    let n = (c.limit - gap - c.value) as usize;
+    let mut ops = Vec::with_capacity(n);
+    for _ in 0..n {
+        ops.push(match (&c.kind, &c.subject) {
+            (CounterKind::WrongPasswords, Subject::Account(name)) => Op::Login {
+                user: spelling_of(u, name)?,
+                password: "wrong password!".into(),
+                device: u.int_in_range(0..=3)?,
+            },
+            (CounterKind::WrongCodes, Subject::Challenge(c)) => Op::VerifyMfa {
+                challenge: Token::Challenge(*c),
+                code: Code::Wrong,
+            },
+            _ => return Ok(None),
+        });
+    }
+    Ok(Some(ops))
+}
+
+/// A spelling of the account `name` (another row entry of [`values::NAMES`] when it has one).
+fn spelling_of(u: &mut Unstructured<'_>, name: &str) -> Result<String> {
+    for row in values::NAMES {
+        if row.iter().any(|n| canonical(n).as_deref() == Some(name)) {
+            return Ok(u.choose(row)?.to_string());
+        }
+    }
+    Ok(name.to_owned())
+}

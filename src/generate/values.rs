@@ -1,0 +1,279 @@
+//! The values operations are made of: names in many scripts (and their spellings), passwords,
+//! hostile strings, and choosers that pick existing handles (the latest most of the time) or
+//! something that must be refused (forged, truncated, cross-typed, garbage tokens).
+
+use crate::model::accounts::canonical;
+use crate::model::{Op, State, Token};
+use arbitrary::{Result, Unstructured};
+
+/// Spellings of one account each: every entry of a row has the same canonical form.
+pub const NAMES: &[&[&str]] = &[
+    &["alice", "Alice", "ALICE", "ａｌｉｃｅ"],
+    &[
+        "émilie",
+        "Émilie",
+        "E\u{301}milie",
+        "ÉMILIE",
+        "e\u{301}milie",
+    ],
+    &["straße", "Straße", "STRAßE"],
+    &["öztürk", "Öztürk", "ÖZTÜRK", "O\u{308}ztu\u{308}rk"],
+    &["i\u{307}pek", "İpek"],
+    &["ipek", "IPEK"],
+    &["محمد"],
+    &["देवनागरी"],
+    &["аlice"], // Cyrillic а: looks like Alice, is not Alice
+    &["bob", "BOB", "Bob"],
+];
+
+/// Names no account can have.
+pub const INVALID_NAMES: &[&str] = &[
+    "",
+    "two words",
+    "tab\tname",
+    "bell\u{7}",
+    "\u{200B}",
+    "Ⅸ",
+    "ǅemal",
+];
+
+pub const PASSWORDS: &[&str] = &[
+    "correct horse battery",
+    "pässwörd ünïcödé",
+    "hunter2hunter2",
+    // 128 characters: the longest allowed, so truncation bugs show.
+    "long-password-0123456789-0123456789-0123456789-0123456789-0123456789-0123456789-0123456789-0123456789-0123456789-0123456789-end",
+];
+
+pub const WEAK_PASSWORDS: &[&str] = &["short", "", "1234567"];
+
+const GARBAGE: &[&str] = &[
+    "",
+    "null",
+    "Bearer ",
+    "rt_",
+    "at_",
+    "v2.",
+    "v2.s_x.1.",
+    "mfa_",
+    "💥",
+    "' OR 1=1 --",
+];
+
+/// A registration: mostly a new spelling from [`NAMES`], sometimes a name already taken, an
+/// invalid or over-long one, or arbitrary text; mostly a good password.
+pub fn register(u: &mut Unstructured<'_>, s: &State, mfa_share: (u32, u32)) -> Result<Op> {
+    let user = match u.int_in_range(0..=19)? {
+        0 => u.choose(INVALID_NAMES)?.to_string(),
+        1 => "n".repeat(*u.choose(&[256usize, 257, 2000])?),
+        2 => arbitrary_text(u)?,
+        // A name with an account already (another spelling): UsernameTaken.
+        3..=5 if !s.accounts.is_empty() => spelling_of_existing(u, s)?,
+        _ => spelling(u)?,
+    };
+    let password = match u.int_in_range(0..=9)? {
+        0 => u.choose(WEAK_PASSWORDS)?.to_string(),
+        1 => "w".repeat(129),
+        _ => u.choose(PASSWORDS)?.to_string(),
+    };
+    Ok(Op::Register {
+        user,
+        password,
+        mfa: u.ratio(mfa_share.0, mfa_share.1)?,
+    })
+}
+
+pub fn login(u: &mut Unstructured<'_>, s: &State) -> Result<Op> {
+    let user = if u.ratio(9, 10)? {
+        spelling_of_existing(u, s)?
+    } else {
+        user_name(u, s)?
+    };
+    let right = canonical(&user)
+        .and_then(|c| s.accounts.get(&c))
+        .map(|a| a.password.clone());
+    let password = match (right, u.int_in_range(0..=9)?) {
+        (Some(right), 0..=5) => right,
+        (Some(right), 6) => with_other_tail(&right),
+        (Some(right), 7) => format!("{right}x"),
+        (_, 8) => u.choose(PASSWORDS)?.to_string(),
+        _ => "wrong password!".to_string(),
+    };
+    Ok(Op::Login {
+        user,
+        password,
+        device: u.int_in_range(0..=3)?,
+    })
+}
+
+/// The same password with its last character changed: a truncating comparison accepts it.
+pub fn with_other_tail(password: &str) -> String {
+    let mut p: String = password.to_owned();
+    let last = p.pop().unwrap_or('a');
+    p.push(if last == 'Z' { 'Y' } else { 'Z' });
+    p
+}
+
+pub fn spelling(u: &mut Unstructured<'_>) -> Result<String> {
+    let row = u.choose(NAMES)?;
+    Ok(u.choose(row)?.to_string())
+}
+
+pub fn spelling_of_existing(u: &mut Unstructured<'_>, s: &State) -> Result<String> {
+    let names: Vec<&String> = s.accounts.keys().collect();
+    let Ok(name) = u.choose(&names) else {
+        return spelling(u);
+    };
+    // Another spelling of the same account when the table has one.
+    for row in NAMES {
+        if row
+            .iter()
+            .any(|n| canonical(n).as_deref() == Some(name.as_str()))
+        {
+            return Ok(u.choose(row)?.to_string());
+        }
+    }
+    Ok(name.to_string())
+}
+
+pub fn user_name(u: &mut Unstructured<'_>, s: &State) -> Result<String> {
+    match u.int_in_range(0..=9)? {
+        0 => Ok(u.choose(INVALID_NAMES)?.to_string()),
+        1 | 2 => spelling(u),
+        _ => spelling_of_existing(u, s),
+    }
+}
+
+pub fn arbitrary_text(u: &mut Unstructured<'_>) -> Result<String> {
+    let len = u.int_in_range(0..=24)?;
+    let mut out = String::new();
+    for _ in 0..len {
+        out.push(char::from_u32(u.int_in_range(0x20..=0x2FFF)?).unwrap_or('?'));
+    }
+    Ok(out)
+}
+
+/// The right password of the token's owner most of the time, a wrong one otherwise.
+pub fn password_for_token(u: &mut Unstructured<'_>, s: &State, token: &Token) -> Result<String> {
+    let right = match token {
+        Token::Access(k) => s
+            .access
+            .get(*k)
+            .and_then(|t| s.accounts.get(&s.sessions[t.session].user))
+            .map(|a| a.password.clone()),
+        _ => None,
+    };
+    Ok(match right {
+        Some(p) if u.ratio(3, 4)? => p,
+        Some(p) if u.ratio(1, 2)? => with_other_tail(&p),
+        _ => "wrong password!".to_string(),
+    })
+}
+
+/// A session handle, preferring the most recent ones.
+pub fn session(u: &mut Unstructured<'_>, s: &State) -> Result<usize> {
+    let n = s.sessions.len();
+    if n == 0 {
+        return Ok(0);
+    }
+    Ok(if u.ratio(2, 3)? {
+        n - 1 - u.int_in_range(0..=(n - 1).min(2))?
+    } else {
+        u.choose_index(n)?
+    })
+}
+
+pub fn refresh_token(u: &mut Unstructured<'_>, s: &State) -> Result<Token> {
+    if u.ratio(1, 12)? {
+        return hostile(u, s, Kind::Refresh);
+    }
+    let session = session(u, s)?;
+    let current = s.sessions.get(session).map_or(0, |x| x.generation);
+    let generation = match u.int_in_range(0..=19)? {
+        0..=11 => current,
+        12..=17 => current.saturating_sub(1),
+        _ => u.int_in_range(0..=current)?,
+    };
+    Ok(Token::Refresh {
+        session,
+        generation,
+    })
+}
+
+pub fn access_token(u: &mut Unstructured<'_>, s: &State) -> Result<Token> {
+    let n = s.access.len();
+    if n == 0 || u.ratio(1, 12)? {
+        return hostile(u, s, Kind::Access);
+    }
+    Ok(Token::Access(if u.ratio(3, 5)? {
+        n - 1 - u.int_in_range(0..=(n - 1).min(1))?
+    } else {
+        u.choose_index(n)?
+    }))
+}
+
+pub fn challenge_token(u: &mut Unstructured<'_>, s: &State) -> Result<Token> {
+    let n = s.challenges.len();
+    if n == 0 || u.ratio(1, 12)? {
+        return hostile(u, s, Kind::Challenge);
+    }
+    Ok(Token::Challenge(if u.ratio(3, 4)? {
+        n - 1
+    } else {
+        u.choose_index(n)?
+    }))
+}
+
+pub fn any_token(u: &mut Unstructured<'_>, s: &State) -> Result<Token> {
+    match u.int_in_range(0..=3)? {
+        0 => access_token(u, s),
+        1 | 2 => refresh_token(u, s),
+        _ => hostile(u, s, Kind::Any),
+    }
+}
+
+#[derive(PartialEq)]
+pub enum Kind {
+    Access,
+    Refresh,
+    Challenge,
+    Any,
+}
+
+/// A token that must be refused: cross-typed, truncated, forged or garbage.
+pub fn hostile(u: &mut Unstructured<'_>, s: &State, wanted: Kind) -> Result<Token> {
+    let session = session(u, s)?;
+    let generation = s.sessions.get(session).map_or(0, |x| x.generation);
+    let mut options: Vec<Token> = vec![Token::Garbage(u.choose(GARBAGE)?.to_string())];
+    if !s.sessions.is_empty() {
+        options.push(Token::ForgedV2 {
+            session,
+            generation,
+        });
+        options.push(Token::Truncated(Box::new(Token::Refresh {
+            session,
+            generation,
+        })));
+        if wanted != Kind::Refresh {
+            options.push(Token::Refresh {
+                session,
+                generation,
+            });
+        }
+    }
+    if let Some(k) = s.access.len().checked_sub(1) {
+        options.push(Token::Truncated(Box::new(Token::Access(k))));
+        if wanted != Kind::Access {
+            options.push(Token::Access(k));
+        }
+    }
+    if let Some(c) = s.challenges.len().checked_sub(1) {
+        if wanted != Kind::Challenge {
+            options.push(Token::Challenge(c));
+        }
+    }
+    if u.ratio(1, 10)? {
+        options.push(Token::Garbage("A".repeat(5000)));
+    }
+    Ok(u.choose(&options)?.clone())
+}
