@@ -81,12 +81,19 @@ pub fn decode(u: &mut Unstructured<'_>, params: Option<Params>) -> Result<Case> 
             prefix.push(op);
         }
     }
-    let target = pick_target(u, &state)?;
-    // Often bring the target's counter close to its limit, so the race decides on the edge.
+    let mut target = pick_target(u, &state)?;
+    let mut menu = BranchMenu::draw(u)?;
+    let mut watch = None;
+    // Half the cases race a counter: one of the model's counters is brought close to its
+    // limit, the branches aim at its owner, and the writes that move it are weighted up.
     if u.ratio(1, 2)? {
-        prefix.extend(approach(u, &mut state, &target)?);
+        if let Some((ops, owner, kind)) = approach(u, &mut state)? {
+            prefix.extend(ops);
+            target = target_of(&state, &owner);
+            menu.emphasise(kind);
+            watch = Some(kind);
+        }
     }
-    let menu = BranchMenu::draw(u)?;
     let n = if u.ratio(1, 3)? { 3 } else { 2 };
     let mut branches = Vec::new();
     for _ in 0..n {
@@ -99,8 +106,16 @@ pub fn decode(u: &mut Unstructured<'_>, params: Option<Params>) -> Result<Case> 
         };
         branches.push(branch(u, &state, &aim, &menu)?);
     }
-    let suffix = if u.ratio(2, 3)? {
-        observe(u, &state, &target)?
+    // A third of the cases start every branch with the same request: a client retrying while
+    // its first try is in flight, the commonest race there is.
+    if u.ratio(1, 3)? {
+        let first = branches[0][0].clone();
+        for b in branches.iter_mut().skip(1) {
+            b[0] = first.clone();
+        }
+    }
+    let suffix = if watch.is_some() || u.ratio(2, 3)? {
+        observe(u, &state, &target, watch)?
     } else {
         Vec::new()
     };
@@ -126,50 +141,66 @@ fn pick_target(u: &mut Unstructured<'_>, s: &State) -> Result<Target> {
     } else {
         u.choose(&users)?.to_string()
     };
-    let session = (0..s.sessions.len())
-        .rev()
-        .find(|i| s.sessions[*i].user == user && s.live(*i))
+    let mut target = target_of(s, &user);
+    // An account without a live session (an MFA one, say) borrows one for the token ops.
+    target.session = target
+        .session
         .or_else(|| (0..s.sessions.len()).rev().find(|i| s.live(*i)));
-    Ok(Target { user, session })
+    Ok(target)
 }
 
-/// Wrong passwords (or wrong codes, for a pending challenge of the target) up to one or two
-/// below the limit.
-fn approach(u: &mut Unstructured<'_>, s: &mut State, target: &Target) -> Result<Vec<Op>> {
+fn target_of(s: &State, user: &str) -> Target {
+    let session = (0..s.sessions.len())
+        .rev()
+        .find(|i| s.sessions[*i].user == user && s.live(*i));
+    Target {
+        user: user.to_owned(),
+        session,
+    }
+}
+
+/// One of the model's counters brought to one or two below its limit (no operations when it
+/// is there already): the operations, the account it belongs to, and the kind of branch
+/// operation that moves it.
+fn approach(
+    u: &mut Unstructured<'_>,
+    s: &mut State,
+) -> Result<Option<(Vec<Op>, String, BranchKind)>> {
     let gap = u.int_in_range(1..=2)?;
     let counters: Vec<_> = s
         .counters()
         .into_iter()
-        .filter(|c| c.value + gap < c.limit)
-        .filter(|c| match &c.subject {
-            Subject::Account(name) => *name == target.user,
-            Subject::Challenge(ch) => {
-                s.challenges[*ch].user == target.user || u.ratio(1, 2).unwrap_or(false)
-            }
-            _ => false,
-        })
+        .filter(|c| c.value + gap <= c.limit)
         .collect();
     let Ok(c) = u.choose(&counters) else {
-        return Ok(Vec::new());
+        return Ok(None);
     };
-    let op = match (&c.kind, &c.subject) {
-        (CounterKind::WrongPasswords, Subject::Account(name)) => Op::Login {
-            user: name.clone(),
-            password: WRONG.into(),
-            device: 2,
-        },
-        (CounterKind::WrongCodes, Subject::Challenge(ch)) => Op::VerifyMfa {
-            challenge: Token::Challenge(*ch),
-            code: Code::Wrong,
-        },
-        _ => return Ok(Vec::new()),
+    let (op, owner, kind) = match (&c.kind, &c.subject) {
+        (CounterKind::WrongPasswords, Subject::Account(name)) => (
+            Op::Login {
+                user: name.clone(),
+                password: WRONG.into(),
+                device: 2,
+            },
+            name.clone(),
+            BranchKind::LoginWrong,
+        ),
+        (CounterKind::WrongCodes, Subject::Challenge(ch)) => (
+            Op::VerifyMfa {
+                challenge: Token::Challenge(*ch),
+                code: Code::Wrong,
+            },
+            s.challenges[*ch].user.clone(),
+            BranchKind::VerifyWrong,
+        ),
+        _ => return Ok(None),
     };
     let n = (c.limit - gap - c.value) as usize;
     let ops = vec![op; n];
     for op in &ops {
         s.apply(op);
     }
-    Ok(ops)
+    Ok(Some((ops, owner, kind)))
 }
 
 /// What a branch operation does, before it is given its arguments.
@@ -233,6 +264,15 @@ impl BranchMenu {
             }
         }
         Ok(BranchMenu(menu))
+    }
+
+    /// `kind` on, and the most likely choice.
+    fn emphasise(&mut self, kind: BranchKind) {
+        let total: u32 = self.0.iter().map(|(_, w)| w).sum();
+        match self.0.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, w)) => *w = total.max(1) * 2,
+            None => self.0.push((kind, total.max(1) * 2)),
+        }
     }
 
     fn pick(&self, u: &mut Unstructured<'_>) -> Result<BranchKind> {
@@ -423,9 +463,20 @@ fn branch(u: &mut Unstructured<'_>, s: &State, t: &Target, menu: &BranchMenu) ->
 }
 
 /// Operations that look at the target once the race is over: its login, its session's refresh
-/// and access tokens, a pending challenge.
-fn observe(u: &mut Unstructured<'_>, s: &State, t: &Target) -> Result<Vec<Op>> {
+/// and access tokens, a pending challenge — first, when a counter was raced, the operation
+/// whose answer that counter decides.
+fn observe(
+    u: &mut Unstructured<'_>,
+    s: &State,
+    t: &Target,
+    watch: Option<BranchKind>,
+) -> Result<Vec<Op>> {
     let mut out = Vec::new();
+    match watch {
+        Some(BranchKind::LoginWrong) => out.push(op_of(u, s, t, BranchKind::LoginRight)?),
+        Some(BranchKind::VerifyWrong) => out.push(op_of(u, s, t, BranchKind::VerifyRight)?),
+        _ => {}
+    }
     for _ in 0..u.int_in_range(1..=3)? {
         let kind = *u.choose(&[
             BranchKind::LoginRight,

@@ -10,7 +10,7 @@
 //! |---|---|
 //! | [`swarm`] | each case draws its own mix of operation kinds (some off, some weighted up) |
 //! | [`shapes`] | each case may draw its protocol numbers from a shape (small, equal, zero grace, threshold one, …) |
-//! | [`moves`] | repeat the previous operation k times; keep a session alive up to a far deadline; probe a deadline's subject at -1/0/+1 s; push a counter to its limit |
+//! | [`moves`] | repeat the previous operation k times (at once, or retried across a deadline); keep a session alive up to a far deadline; probe a deadline's subject at -1/0/+1 s; push a counter to its limit |
 //! | [`time`] | ticks aimed at the model's pending deadlines and at counterfactual ones, ±1 s |
 //! | [`values`] | names in many scripts and spellings, passwords, hostile and cross-typed tokens |
 //!
@@ -156,10 +156,11 @@ impl Generator {
     }
 
     fn push(&mut self, op: Op) {
-        if op.kind() != OpKind::Tick {
-            self.recent.record(self.state.now);
+        if op.kind() == OpKind::Tick {
+            self.state.apply(&op);
+        } else {
+            self.recent.apply(&mut self.state, &op);
         }
-        self.state.apply(&op);
         self.ops.push(op);
     }
 
@@ -167,17 +168,18 @@ impl Generator {
     pub fn step(&mut self, u: &mut Unstructured<'_>, len: usize) -> Result<()> {
         let room = len.saturating_sub(self.ops.len());
         match u.int_in_range(0..=99)? {
-            0..=5 if !self.ops.is_empty() => self.repeat_last(u, room),
-            6..=9 if !self.ops.is_empty() => self.repeat_kind(u, room),
-            10..=12 if self.caps.clock => self.keep_alive(u, room),
-            13..=15 => self.approach_limit(u),
-            16..=21 if self.caps.clock => self.probe_deadline(u),
+            0..=4 if !self.ops.is_empty() => self.repeat_last(u, room),
+            5..=7 if !self.ops.is_empty() => self.repeat_kind(u, room),
+            8..=11 if !self.ops.is_empty() && self.caps.clock => self.retry_across(u, room),
+            12..=14 if self.caps.clock => self.keep_alive(u, room),
+            15..=17 => self.approach_limit(u),
+            18..=25 if self.caps.clock => self.probe_deadline(u),
             _ => self.single(u),
         }
     }
 
     fn probe_deadline(&mut self, u: &mut Unstructured<'_>) -> Result<()> {
-        match moves::probe_deadline(u, &self.state)? {
+        match moves::probe_deadline(u, &self.state, &self.recent)? {
             Some(ops) => {
                 for op in ops {
                     self.push(op);
@@ -215,6 +217,38 @@ impl Generator {
         };
         let k = moves::repetitions(u, &self.state)?.min(room);
         for _ in 0..k {
+            self.push(last.clone());
+        }
+        Ok(())
+    }
+
+    /// The previous operation again, k times, spread evenly from now to one second before, on or
+    /// after a pending deadline — a client retrying while a window runs out. A service whose
+    /// retries move a deadline they should not (a grace window, a lock, a challenge's life)
+    /// answers the last retry differently from the model.
+    fn retry_across(&mut self, u: &mut Unstructured<'_>, room: usize) -> Result<()> {
+        let Some(last) = self.ops.last().cloned() else {
+            return self.single(u);
+        };
+        let Some(at) = time::targets(&self.state, &self.recent).pick(u)? else {
+            return self.single(u);
+        };
+        let end = at.saturating_add_signed(*u.choose(&[-1i64, 0, 1])?);
+        let k = u.int_in_range(2..=4)?.min(room / 2) as u64;
+        if end <= self.state.now || k == 0 {
+            return self.single(u);
+        }
+        let span = end - self.state.now;
+        for i in 1..=k {
+            let when = self.state.now.max(end - span + span * i / k);
+            if when > self.state.now {
+                self.push(Op::Tick {
+                    seconds: when - self.state.now,
+                });
+            }
+            if self.state.dangles(&last) {
+                break;
+            }
             self.push(last.clone());
         }
         Ok(())

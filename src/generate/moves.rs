@@ -141,7 +141,6 @@ pub fn keep_alive_target(
         .iter()
         .filter(|d| matches!(d.kind, DeadlineKind::Absolute | DeadlineKind::LockLapse))
         .collect();
-    let (model, counterfactual) = time::targets(s, recent);
     let (session, at) = match u.int_in_range(0..=3)? {
         0 | 1 if !far.is_empty() => {
             let d = u.choose(&far)?;
@@ -151,9 +150,10 @@ pub fn keep_alive_target(
             };
             (session, d.at)
         }
-        2 if !model.is_empty() => (*u.choose(&live)?, *u.choose(&model)?),
-        _ if !counterfactual.is_empty() => (*u.choose(&live)?, *u.choose(&counterfactual)?),
-        _ => return Ok(None),
+        _ => match time::targets(s, recent).pick(u)? {
+            Some(at) => (*u.choose(&live)?, at),
+            None => return Ok(None),
+        },
     };
     Ok((at > s.now + 1).then_some((session, at)))
 }
@@ -217,8 +217,17 @@ pub fn probe(u: &mut Unstructured<'_>, s: &State, session: usize) -> Result<Op> 
 /// A boundary probe: a tick to one second before, on or after a pending deadline of the model,
 /// then an operation on what that deadline belongs to (its token, its session, its account, its
 /// challenge) — so the answer that depends on the deadline is asked for right there.
-pub fn probe_deadline(u: &mut Unstructured<'_>, s: &State) -> Result<Option<Vec<Op>>> {
-    let deadlines = s.deadlines();
+pub fn probe_deadline(
+    u: &mut Unstructured<'_>,
+    s: &State,
+    recent: &RecentCalls,
+) -> Result<Option<Vec<Op>>> {
+    let focused = time::focused_deadlines(s, recent);
+    let deadlines = if !focused.is_empty() && u.ratio(1, 2)? {
+        focused
+    } else {
+        s.deadlines()
+    };
     let Ok(d) = u.choose(&deadlines) else {
         return Ok(None);
     };

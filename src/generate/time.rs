@@ -5,58 +5,121 @@
 //! the protocol's windows — where a deadline would be if that call had (wrongly) set one — so a
 //! service that moves a timestamp it should not is caught by a tick that lands in between.
 
-use crate::model::{Params, State};
+use crate::model::{Deadline, Op, Params, State, Subject};
 use arbitrary::{Result, Unstructured};
 
-/// Times of the last few calls (not ticks), newest last, without repeats.
+/// What the last few calls (not ticks) were about: their times, newest last, without repeats,
+/// and what the newest one acted on (its *focus*: the session, token, account or challenge it
+/// named or created).
 #[derive(Debug, Clone, Default)]
-pub struct RecentCalls(Vec<u64>);
+pub struct RecentCalls {
+    times: Vec<u64>,
+    focus: Vec<Subject>,
+}
 
 impl RecentCalls {
     const KEEP: usize = 4;
 
-    pub fn record(&mut self, now: u64) {
-        if self.0.last() != Some(&now) {
-            self.0.push(now);
-            if self.0.len() > Self::KEEP {
-                self.0.remove(0);
+    /// Applies `op` to `state`, remembering its time and what it acted on.
+    pub fn apply(&mut self, state: &mut State, op: &Op) {
+        let now = state.now;
+        if self.times.last() != Some(&now) {
+            self.times.push(now);
+            if self.times.len() > Self::KEEP {
+                self.times.remove(0);
             }
         }
+        self.focus = state.subjects(op);
+        let (sessions, challenges) = (state.sessions.len(), state.challenges.len());
+        state.apply(op);
+        if state.sessions.len() > sessions {
+            self.focus.push(Subject::Session(state.sessions.len() - 1));
+        }
+        if state.challenges.len() > challenges {
+            self.focus
+                .push(Subject::Challenge(state.challenges.len() - 1));
+        }
+    }
+
+    /// Whether deadline `d` belongs to what the last call acted on.
+    fn in_focus(&self, s: &State, d: &Deadline) -> bool {
+        self.focus.contains(&d.subject)
+            || matches!(d.subject, Subject::Access(k)
+                if s.access.get(k).is_some_and(|t| self.focus.contains(&Subject::Session(t.session))))
     }
 }
 
-/// The targets a tick can aim at from `s` (each strictly after now).
-pub fn targets(s: &State, recent: &RecentCalls) -> (Vec<u64>, Vec<u64>) {
-    let mut model: Vec<u64> = s.deadlines().iter().map(|d| d.at).collect();
-    model.sort_unstable();
-    model.dedup();
-    let mut counterfactual: Vec<u64> = recent
-        .0
-        .iter()
-        .flat_map(|t| s.params.windows().map(|w| t.saturating_add(w)))
-        .collect();
-    counterfactual.sort_unstable();
-    counterfactual.dedup();
-    (model, counterfactual)
+/// Where a tick can aim from `s`: every pending deadline of the model, those of the last
+/// call's focus, and the counterfactual ones.
+pub struct Targets {
+    pub model: Vec<u64>,
+    pub focused: Vec<u64>,
+    pub counterfactual: Vec<u64>,
+}
+
+impl Targets {
+    /// A target, with the kinds weighted: the focus's deadlines half the time when it has any
+    /// (its nearest one, the first a retrying client crosses, half of that), counterfactual
+    /// ones now and then, else any deadline of the model.
+    pub fn pick(&self, u: &mut Unstructured<'_>) -> Result<Option<u64>> {
+        let list = match u.int_in_range(0..=7)? {
+            0 | 1 if !self.focused.is_empty() => &self.focused[..1],
+            2 | 3 if !self.focused.is_empty() => &self.focused,
+            4 | 5 if !self.counterfactual.is_empty() => &self.counterfactual,
+            _ if !self.model.is_empty() => &self.model,
+            _ => &self.counterfactual,
+        };
+        Ok(u.choose(list).ok().copied())
+    }
+}
+
+/// The targets from `s`, each list sorted (so the nearest comes first).
+pub fn targets(s: &State, recent: &RecentCalls) -> Targets {
+    let deadlines = s.deadlines();
+    let sorted = |mut v: Vec<u64>| {
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    let model = sorted(deadlines.iter().map(|d| d.at).collect());
+    let focused = sorted(
+        deadlines
+            .iter()
+            .filter(|d| recent.in_focus(s, d))
+            .map(|d| d.at)
+            .collect(),
+    );
+    let counterfactual = sorted(
+        recent
+            .times
+            .iter()
+            .flat_map(|t| s.params.windows().map(|w| t.saturating_add(w)))
+            .collect(),
+    );
+    Targets {
+        model,
+        focused,
+        counterfactual,
+    }
+}
+
+/// The pending deadlines of what the last call acted on.
+pub fn focused_deadlines(s: &State, recent: &RecentCalls) -> Vec<Deadline> {
+    s.deadlines()
+        .into_iter()
+        .filter(|d| recent.in_focus(s, d))
+        .collect()
 }
 
 /// A tick: usually to one second before, on, or after a model or counterfactual deadline;
 /// otherwise a random span (seconds to a day, or a multiple of one of the windows).
 pub fn tick(u: &mut Unstructured<'_>, s: &State, recent: &RecentCalls) -> Result<u64> {
-    let (model, counterfactual) = targets(s, recent);
-    let aim = |u: &mut Unstructured<'_>, list: &[u64]| -> Result<Option<u64>> {
-        let d = *u.choose(list)?;
-        let target = d.saturating_add_signed(*u.choose(&[-1i64, 0, 0, 1])?);
-        Ok((target > s.now).then(|| target - s.now))
-    };
-    let pick = u.int_in_range(0..=19)?;
-    if pick < 10 && !model.is_empty() {
-        if let Some(t) = aim(u, &model)? {
-            return Ok(t);
-        }
-    } else if pick < 14 && !counterfactual.is_empty() {
-        if let Some(t) = aim(u, &counterfactual)? {
-            return Ok(t);
+    if u.ratio(7, 10)? {
+        if let Some(d) = targets(s, recent).pick(u)? {
+            let target = d.saturating_add_signed(*u.choose(&[-1i64, 0, 0, 1])?);
+            if target > s.now {
+                return Ok(target - s.now);
+            }
         }
     }
     random_span(u, &s.params)
