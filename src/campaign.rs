@@ -1,9 +1,10 @@
 //! A check campaign: many generated cases, each a fresh service checked in lockstep; the first
 //! failing case is shrunk to a minimal trace. Used by `authcheck check` and by the tests.
 
+use crate::concurrent::{self, ConcurrentFailure};
 use crate::coverage::Coverage;
 use crate::driver::{
-    Capabilities, Driver, DriverError, Flaw, HttpDriver, HttpTarget, InProcess, StoreKind,
+    Capabilities, Driver, DriverError, Flaw, HttpDriver, HttpTarget, InProcess, Mode, StoreKind,
 };
 use crate::generate::{self, Plan, Settings};
 use crate::lockstep::{self, Failure, Run};
@@ -67,6 +68,24 @@ impl Target {
         }
     }
 
+    /// How this target runs concurrent cases: in process over its store (seeded
+    /// interleavings in `mode` deterministic), or over HTTP (the server schedules itself).
+    pub fn concurrent_setup(&self, params: Option<Params>, mode: Mode) -> concurrent::Setup {
+        let params = params.or((!self.capabilities().params).then(Params::default));
+        let (store, flaw, http, mode) = match self {
+            Target::InProcess(store) => (*store, None, None, mode),
+            Target::Flawed(store, flaw) => (*store, Some(*flaw), None, mode),
+            Target::Http(http) => (StoreKind::Sqlite, None, Some(http.clone()), Mode::Real),
+        };
+        concurrent::Setup {
+            store,
+            params,
+            mode,
+            flaw,
+            http,
+        }
+    }
+
     /// A shared server keeps state between cases: each case gets its own user names.
     fn isolates_cases(&self) -> bool {
         matches!(self, Target::Http(HttpTarget::External { .. }))
@@ -85,6 +104,36 @@ pub struct CheckOptions {
     pub params: Option<Params>,
     /// Which slice of the campaign's cases this run takes.
     pub shard: Shard,
+    /// Sequential cases, concurrent cases, or both.
+    pub mix: Mix,
+    /// How concurrent cases run in process (over HTTP the server schedules itself).
+    pub mode: Mode,
+}
+
+/// Which kinds of case a campaign runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mix {
+    /// Only sequential lockstep cases.
+    Sequential,
+    /// Only concurrent cases (a prefix, branches at once, a suffix; linearizability).
+    Concurrent,
+    /// Both: every [`CONCURRENT_EVERY`]-th case is concurrent. `check`'s default, so one
+    /// campaign looks for races too.
+    Mixed,
+}
+
+/// In a mixed campaign, one case in this many is concurrent.
+pub const CONCURRENT_EVERY: u64 = 8;
+
+impl Mix {
+    /// Whether case `index` of the campaign is a concurrent one.
+    pub fn concurrent(self, index: u64) -> bool {
+        match self {
+            Mix::Sequential => false,
+            Mix::Concurrent => true,
+            Mix::Mixed => index % CONCURRENT_EVERY == CONCURRENT_EVERY - 1,
+        }
+    }
 }
 
 /// The longest case by default: most cases are far shorter (see [`generate::plan`]).
@@ -99,6 +148,8 @@ impl Default for CheckOptions {
             max_ops: DEFAULT_MAX_OPS,
             params: None,
             shard: Shard::WHOLE,
+            mix: Mix::Sequential,
+            mode: Mode::Deterministic,
         }
     }
 }
@@ -174,14 +225,64 @@ pub struct CaseFailure {
     pub expected: Vec<Outcome>,
 }
 
+/// What a campaign found: a sequential case that left the model, or a concurrent one no order
+/// of the model explains.
+#[derive(Debug, Clone)]
+pub enum Finding {
+    Sequential(CaseFailure),
+    Concurrent(ConcurrentFailure),
+}
+
+impl Finding {
+    pub fn case_seed(&self) -> u64 {
+        match self {
+            Finding::Sequential(f) => f.case_seed,
+            Finding::Concurrent(f) => f.case_seed,
+        }
+    }
+
+    /// Operations in the shrunk case.
+    pub fn shrunk_len(&self) -> usize {
+        match self {
+            Finding::Sequential(f) => f.ops.len(),
+            Finding::Concurrent(f) => f.case.len(),
+        }
+    }
+
+    pub fn original_len(&self) -> usize {
+        match self {
+            Finding::Sequential(f) => f.original_len,
+            Finding::Concurrent(f) => f.original_len,
+        }
+    }
+
+    pub fn params(&self) -> Params {
+        match self {
+            Finding::Sequential(f) => f.params,
+            Finding::Concurrent(f) => f.case.params,
+        }
+    }
+
+    /// The sequential failure, if this is one.
+    pub fn sequential(&self) -> Option<&CaseFailure> {
+        match self {
+            Finding::Sequential(f) => Some(f),
+            Finding::Concurrent(_) => None,
+        }
+    }
+}
+
+/// What a campaign did: one report type for sequential, concurrent and mixed campaigns.
 #[derive(Debug, Clone)]
 pub struct Summary {
     pub seed: u64,
     pub cases: u64,
+    /// Of `cases`, how many were concurrent.
+    pub concurrent_cases: u64,
     pub ops: u64,
     pub elapsed: Duration,
     pub coverage: Coverage,
-    pub failure: Option<CaseFailure>,
+    pub failure: Option<Finding>,
 }
 
 /// The bytes case `case_seed` decodes its operations from (enough for the longest cases).
@@ -314,6 +415,8 @@ pub fn check(opts: &CheckOptions, mut progress: impl FnMut(u64)) -> Summary {
     let mut total_ops = 0;
     let mut failure = None;
     let mut cases = 0;
+    let mut concurrent_cases = 0;
+    let setup = opts.target.concurrent_setup(opts.params, opts.mode);
     let mut settings = Settings::campaign(opts.target.capabilities(), opts.max_ops);
     if opts.params.is_some() {
         settings.params = opts.params;
@@ -326,6 +429,23 @@ pub fn check(opts: &CheckOptions, mut progress: impl FnMut(u64)) -> Summary {
         % 0xffff_ffff;
     for case in (0..opts.cases).filter(|i| opts.shard.takes(*i)) {
         let case_seed = case_seed(opts.seed, case);
+        if opts.mix.concurrent(case) {
+            let mut generated = concurrent::generate::case(case_seed, setup.params);
+            if opts.target.isolates_cases() {
+                generated = generated.isolated(&format!("-{nonce:x}-{case_seed:x}"));
+            }
+            total_ops += generated.len() as u64;
+            cases += 1;
+            concurrent_cases += 1;
+            progress(cases);
+            if let Some(f) =
+                concurrent::check_case(&setup, case_seed, generated, Some(&mut coverage))
+            {
+                failure = Some(Finding::Concurrent(f));
+                break;
+            }
+            continue;
+        }
         let Plan { params, mut ops } = case_plan(case_seed, &settings);
         if opts.target.isolates_cases() {
             ops = isolate_names(&ops, &format!("-{nonce:x}-{case_seed:x}"));
@@ -338,20 +458,21 @@ pub fn check(opts: &CheckOptions, mut progress: impl FnMut(u64)) -> Summary {
             let original_len = f.step + 1;
             let (params, ops, f) = shrink_failure(&opts.target, params, case_seed, &ops, f);
             let expected = lockstep::expectations(params, &ops);
-            failure = Some(CaseFailure {
+            failure = Some(Finding::Sequential(CaseFailure {
                 case_seed,
                 params,
                 original_len,
                 ops,
                 failure: f,
                 expected,
-            });
+            }));
             break;
         }
     }
     Summary {
         seed: opts.seed,
         cases,
+        concurrent_cases,
         ops: total_ops,
         elapsed: start.elapsed(),
         coverage,
@@ -362,8 +483,17 @@ pub fn check(opts: &CheckOptions, mut progress: impl FnMut(u64)) -> Summary {
 impl CaseFailure {
     /// The minimal trace, with a header saying what it reproduces and where it came from.
     pub fn trace(&self, target: &Target) -> Trace {
+        self.trace_found_by(&format!(
+            "found-by: authcheck check --seed {} --cases 1 --sequential {} (shrunk from {} ops)",
+            self.case_seed,
+            target.args(),
+            self.original_len
+        ))
+    }
+
+    /// The minimal trace with this `found-by:` header line.
+    pub fn trace_found_by(&self, found_by: &str) -> Trace {
         let f = &self.failure;
-        let target = target.args();
         let header = vec![
             "authcheck trace".to_owned(),
             format!(
@@ -373,10 +503,7 @@ impl CaseFailure {
                 f.expected,
                 f.actual
             ),
-            format!(
-                "found-by: authcheck check --seed {} --cases 1 {target} (shrunk from {} ops)",
-                self.case_seed, self.original_len
-            ),
+            found_by.to_owned(),
             format!("token-seed: {}", self.case_seed),
         ];
         let mut trace = Trace::new(&header, &self.ops, &self.expected);

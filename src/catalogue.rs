@@ -90,7 +90,7 @@ pub fn detect(flaw: Flaw, seed: u64) -> Detection {
         detected: summary.failure.is_some(),
         cases: summary.cases,
         elapsed: start.elapsed(),
-        shrunk_len: summary.failure.map_or(0, |f| f.ops.len()),
+        shrunk_len: summary.failure.map_or(0, |f| f.shrunk_len()),
     }
 }
 

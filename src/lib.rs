@@ -28,5 +28,6 @@ pub mod generate;
 pub mod lockstep;
 pub mod model;
 pub mod peer;
+pub mod report;
 pub mod shrink;
 pub mod trace;

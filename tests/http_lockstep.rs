@@ -27,7 +27,7 @@ fn lockstep_over_http_with_deploys_and_restarts() {
     if let Some(f) = &summary.failure {
         panic!(
             "the server left the model over HTTP:\n{}",
-            f.trace(&opts.target)
+            authcheck::report::finding_trace(&opts, f)
         );
     }
     assert_eq!(summary.cases, 25);

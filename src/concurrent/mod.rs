@@ -157,6 +157,18 @@ pub struct Case {
 }
 
 impl Case {
+    /// The same case with `suffix` appended to every user name (see
+    /// [`crate::campaign::isolate_names`]).
+    pub fn isolated(&self, suffix: &str) -> Case {
+        let rename = |ops: &[Op]| crate::campaign::isolate_names(ops, suffix);
+        Case {
+            params: self.params,
+            prefix: rename(&self.prefix),
+            branches: self.branches.iter().map(|b| rename(b)).collect(),
+            suffix: rename(&self.suffix),
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.prefix.len() + self.branches.iter().map(Vec::len).sum::<usize>() + self.suffix.len()
     }
@@ -463,12 +475,6 @@ pub fn campaign(
     shard: crate::campaign::Shard,
     mut progress: impl FnMut(u64),
 ) -> CampaignRun {
-    // Two schedules per case (deterministic: both seeded and replayable); real mode re-runs.
-    let tries = if setup.mode == Mode::Real || setup.http.is_some() {
-        3
-    } else {
-        2
-    };
     let mut run = CampaignRun {
         cases: 0,
         ops: 0,
@@ -476,39 +482,58 @@ pub fn campaign(
         failure: None,
     };
     for i in (0..cases).filter(|i| shard.takes(*i)) {
-        let case_seed = crate::campaign::case_seed(seed, i);
-        let case = generate::case(case_seed, setup.params);
+        let case = generate::case(crate::campaign::case_seed(seed, i), setup.params);
         run.ops += case.len() as u64;
         run.cases += 1;
         progress(run.cases);
-        // The first schedule records coverage; the others only look for a failure.
-        let first = run_case_covered(setup, &case, case_seed, case_seed, Some(&mut run.coverage));
-        let failed = match first {
-            Ok(r) if r.failed() => Some(case_seed),
-            _ => fails(
-                setup,
-                &case,
-                case_seed,
-                case_seed.wrapping_add(1),
-                tries - 1,
-            )
-            .map(|(s, _)| s),
-        };
-        if let Some(schedule_seed) = failed {
-            let original_len = case.len();
-            let (case, schedule_seed, result) =
-                shrink::shrink(setup, case, case_seed, schedule_seed);
-            run.failure = Some(ConcurrentFailure {
-                case_seed,
-                schedule_seed,
-                original_len,
-                case,
-                result,
-            });
+        run.failure = check_case(
+            setup,
+            crate::campaign::case_seed(seed, i),
+            case,
+            Some(&mut run.coverage),
+        );
+        if run.failure.is_some() {
             break;
         }
     }
     run
+}
+
+/// Runs one case generated from `case_seed` under a few schedules (two seeded ones in
+/// deterministic mode, three re-runs in real mode); a failure comes back shrunk. The first
+/// schedule records coverage.
+pub fn check_case(
+    setup: &Setup,
+    case_seed: u64,
+    case: Case,
+    coverage: Option<&mut Coverage>,
+) -> Option<ConcurrentFailure> {
+    let tries = if setup.mode == Mode::Real || setup.http.is_some() {
+        3
+    } else {
+        2
+    };
+    let first = run_case_covered(setup, &case, case_seed, case_seed, coverage);
+    let failed = match first {
+        Ok(r) if r.failed() => Some(case_seed),
+        _ => fails(
+            setup,
+            &case,
+            case_seed,
+            case_seed.wrapping_add(1),
+            tries - 1,
+        )
+        .map(|(s, _)| s),
+    }?;
+    let original_len = case.len();
+    let (case, schedule_seed, result) = shrink::shrink(setup, case, case_seed, failed);
+    Some(ConcurrentFailure {
+        case_seed,
+        schedule_seed,
+        original_len,
+        case,
+        result,
+    })
 }
 
 /// A human report of a failing case: the history and, per dead end, what the model expected.

@@ -1,0 +1,109 @@
+//! `authcheck flaws`: every DESIGN §5 flaw under K campaign seeds — detection, cases, time and
+//! shrunk length — beside the proptest-state-machine peer (build with `--features flaws`).
+
+use super::CliResult;
+
+#[derive(clap::Args)]
+pub struct FlawsArgs {
+    /// Campaign seeds per flaw.
+    #[arg(long, default_value_t = 10)]
+    seeds: u64,
+    /// Print a JSON object as the last line of stdout.
+    #[arg(long)]
+    json: bool,
+    /// Leave out the proptest-state-machine peer (its campaigns are the slow part).
+    #[arg(long)]
+    no_peer: bool,
+}
+
+#[cfg(not(feature = "flaws"))]
+pub fn run(_: FlawsArgs) -> CliResult {
+    Err(super::CliError::Usage(
+        "this build has no flaws; run `cargo run --release --features flaws -- flaws`".into(),
+    ))
+}
+
+#[cfg(feature = "flaws")]
+pub fn run(args: FlawsArgs) -> CliResult {
+    use authcheck::catalogue::{detect, median, minimal_len};
+    let (seeds, json, with_peer) = (args.seeds, args.json, !args.no_peer);
+    println!(
+        "flaw catalogue: {seeds} campaign seeds per flaw (budget: {} cases, {} concurrent)",
+        authcheck::catalogue::SEQUENTIAL_BUDGET,
+        authcheck::catalogue::CONCURRENT_BUDGET
+    );
+    println!("medians over the seeds that detected; shrunk = ops in the reported trace");
+    println!(
+        "{:<31} {:>7} | {:<34} | {:<34}",
+        "", "", "authcheck", "proptest-state-machine peer"
+    );
+    println!(
+        "{:<31} {:>7} | {:>9} {:>7} {:>7} {:>6} | {:>9} {:>7} {:>7} {:>6}",
+        "flaw", "minimal", "detected", "cases", "ms", "shrunk", "detected", "cases", "ms", "shrunk"
+    );
+    let mut rows = Vec::new();
+    let mut missed = 0;
+    for flaw in auth::flaws::Flaw::ALL {
+        let runs: Vec<_> = (0..seeds).map(|k| detect(flaw, k * 7_919)).collect();
+        let hits: Vec<_> = runs.iter().filter(|d| d.detected).collect();
+        let cases = median(hits.iter().map(|d| d.cases).collect());
+        let ms = median(hits.iter().map(|d| d.elapsed.as_millis() as u64).collect());
+        let shrunk = median(hits.iter().map(|d| d.shrunk_len as u64).collect());
+        let minimal = minimal_len(flaw);
+        missed += u64::from(hits.len() as u64 != seeds);
+        // The peer is sequential only: concurrency flaws are out of its reach.
+        let peer_runs = with_peer && !flaw.needs_concurrency();
+        let peer: Vec<_> = if peer_runs {
+            (0..seeds)
+                .map(|k| {
+                    authcheck::peer::detect(
+                        Some(flaw),
+                        k * 7_919,
+                        authcheck::catalogue::SEQUENTIAL_BUDGET as u32,
+                    )
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let peer_hits: Vec<_> = peer.iter().filter(|d| d.detected).collect();
+        let p_cases = median(peer_hits.iter().map(|d| d.cases).collect());
+        let p_ms = median(
+            peer_hits
+                .iter()
+                .map(|d| d.elapsed.as_millis() as u64)
+                .collect(),
+        );
+        let p_shrunk = median(peer_hits.iter().map(|d| d.shrunk_len as u64).collect());
+        let show = |v: Option<u64>| v.map_or_else(|| "—".to_owned(), |v| v.to_string());
+        let peer_detected = if peer_runs {
+            format!("{}/{}", peer_hits.len(), seeds)
+        } else {
+            "n/a".to_owned()
+        };
+        println!(
+            "{:<31} {:>7} | {:>9} {:>7} {:>7} {:>6} | {:>9} {:>7} {:>7} {:>6}",
+            flaw.id(),
+            minimal,
+            format!("{}/{}", hits.len(), seeds),
+            show(cases),
+            show(ms),
+            show(shrunk),
+            peer_detected,
+            show(p_cases),
+            show(p_ms),
+            show(p_shrunk)
+        );
+        rows.push(serde_json::json!({
+            "id": flaw.id(), "detected": hits.len(), "seeds": seeds,
+            "median_cases": cases, "median_ms": ms, "shrunk_len": shrunk, "minimal_len": minimal,
+            "peer": if peer_runs { serde_json::json!({
+                "detected": peer_hits.len(), "median_cases": p_cases, "median_ms": p_ms, "shrunk_len": p_shrunk,
+            }) } else { serde_json::Value::Null },
+        }));
+    }
+    if json {
+        println!("{}", serde_json::json!({ "flaws": rows }));
+    }
+    Ok(super::verdict(missed > 0))
+}

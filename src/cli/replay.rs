@@ -1,0 +1,188 @@
+//! `authcheck replay` and `authcheck shrink`: trace files against the target, step by step.
+
+use super::target::TargetArgs;
+use super::{read_trace, token_seed, trace_params, verdict, write, CliResult};
+use authcheck::campaign::{self, Target};
+use authcheck::concurrent;
+use authcheck::driver::Mode;
+use authcheck::lockstep::{self, Actual};
+use authcheck::trace::Trace;
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Args)]
+pub struct ReplayArgs {
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    #[command(flatten)]
+    target: TargetArgs,
+}
+
+#[derive(clap::Args)]
+pub struct ShrinkArgs {
+    file: PathBuf,
+    /// Output file (default: FILE with `.min.trace`).
+    #[arg(short, long)]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    target: TargetArgs,
+}
+
+fn mode_of(trace: &Trace) -> Mode {
+    match trace.header_value("mode").as_deref() {
+        Some("real") => Mode::Real,
+        _ => Mode::Deterministic,
+    }
+}
+
+pub fn replay(args: ReplayArgs) -> CliResult {
+    let target = args.target.target()?;
+    let mut failed = 0;
+    for file in &args.files {
+        let trace = read_trace(file)?;
+        let params = trace_params(file, &trace)?;
+        let passed = match concurrent::Case::from_trace(&trace) {
+            Some(case) => replay_concurrent(file, &trace, case, &target)?,
+            None => replay_sequential(file, &trace, params, &target),
+        };
+        if !passed {
+            failed += 1;
+        }
+    }
+    Ok(verdict(failed > 0))
+}
+
+fn replay_concurrent(
+    file: &Path,
+    trace: &Trace,
+    case: concurrent::Case,
+    target: &Target,
+) -> Result<bool, super::CliError> {
+    println!(
+        "== {} (concurrent: {} prefix ops, {} branches, {} after, {})",
+        file.display(),
+        case.prefix.len(),
+        case.branches.len(),
+        case.suffix.len(),
+        target.args()
+    );
+    let setup = target.concurrent_setup(Some(case.params), mode_of(trace));
+    if setup.http.is_some() && mode_of(trace) == Mode::Deterministic {
+        println!("over HTTP the server schedules its own requests: running in real mode");
+    }
+    let schedule = trace
+        .header_value("schedule-seed")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let result = concurrent::run_case(&setup, &case, token_seed(trace), schedule)?;
+    print!("{}", concurrent::report(&result));
+    println!("{}", if result.failed() { "FAIL" } else { "PASS" });
+    Ok(!result.failed())
+}
+
+fn replay_sequential(
+    file: &Path,
+    trace: &Trace,
+    params: authcheck::model::Params,
+    target: &Target,
+) -> bool {
+    let ops = trace.ops();
+    let run = campaign::run_ops(target, params, token_seed(trace), &ops, None);
+    let numbers = if params == authcheck::model::Params::default() {
+        String::new()
+    } else {
+        format!(", params {params}")
+    };
+    println!(
+        "== {} ({} ops, {}{numbers})",
+        file.display(),
+        ops.len(),
+        target.args()
+    );
+    let written: Vec<_> = trace.steps().map(|(_, e)| e.cloned()).collect();
+    let mut file_mismatch = None;
+    for (i, step) in run.steps.iter().enumerate() {
+        let service = step
+            .actual
+            .as_ref()
+            .map_or_else(|| "—".to_owned(), ToString::to_string);
+        let ok = step.actual.as_ref() == Some(&step.expected);
+        println!(
+            "{:>4} {} {}",
+            i + 1,
+            if ok { "ok " } else { "ERR" },
+            step.op
+        );
+        println!("       model:   {}", step.expected);
+        println!("       service: {service}");
+        if let Some(Some(w)) = written.get(i) {
+            if *w != step.expected && file_mismatch.is_none() {
+                file_mismatch = Some((i, w.clone(), step.expected.clone()));
+            }
+        }
+    }
+    if let Some(f) = &run.failure {
+        println!(
+            "FAIL at step {}: model expected `{}`, service answered `{}`",
+            f.step + 1,
+            f.expected,
+            f.actual
+        );
+        if let Actual::Invariant(m) = &f.actual {
+            println!("  (the model broke its own invariant: {m})");
+        }
+        false
+    } else if let Some((i, written, model)) = file_mismatch {
+        println!(
+            "FAIL at step {}: the file expects `{written}`, the model says `{model}`",
+            i + 1
+        );
+        false
+    } else {
+        println!("PASS");
+        true
+    }
+}
+
+pub fn shrink(args: ShrinkArgs) -> CliResult {
+    let target = args.target.target()?;
+    let file = &args.file;
+    let trace = read_trace(file)?;
+    let ops = trace.ops();
+    let params = trace_params(file, &trace)?;
+    let seed = token_seed(&trace);
+    let Some(failure) = campaign::run_ops(&target, params, seed, &ops, None).failure else {
+        println!("{} passes: nothing to shrink", file.display());
+        return Ok(verdict(false));
+    };
+    let (params, small, f) = campaign::shrink_failure(&target, params, seed, &ops, failure);
+    let expected = lockstep::expectations(params, &small);
+    let mut header: Vec<String> = trace
+        .header()
+        .into_iter()
+        .filter(|h| !h.starts_with("reproduces:") && !h.starts_with("params:"))
+        .collect();
+    header.push(format!(
+        "reproduces: step {} `{}` expected `{}`, service answered `{}`",
+        f.step + 1,
+        f.op,
+        f.expected,
+        f.actual
+    ));
+    header.push(format!(
+        "shrunk-from: {} ({} ops)",
+        file.display(),
+        ops.len()
+    ));
+    let mut small_trace = Trace::new(&header, &small, &expected);
+    small_trace.set_params(params);
+    let out = args.out.unwrap_or_else(|| file.with_extension("min.trace"));
+    write(&out, &small_trace.to_string())?;
+    print!("{small_trace}");
+    println!(
+        "{} ops → {} ops, written to {}",
+        ops.len(),
+        small.len(),
+        out.display()
+    );
+    Ok(verdict(true))
+}
