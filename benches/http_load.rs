@@ -184,7 +184,7 @@ fn main() {
     let clients = env("HTTP_LOAD_CLIENTS", 8);
     let seconds = env("HTTP_LOAD_SECS", 10);
     let cheap = std::env::var("HTTP_LOAD_CHEAP_ARGON2").is_ok_and(|v| v == "1");
-    let bin = authcheck::driver::http::find_server_bin().expect("auth-server");
+    let bin = authcheck::driver::find_server_bin().expect("auth-server");
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(bin);
     cmd.args(["--listen", "127.0.0.1:0"])

@@ -4,8 +4,9 @@
 //!
 //! `cargo bench --bench linearize`
 
+use authcheck::adapter::Observability;
 use authcheck::concurrent::linearize;
-use authcheck::driver::{InProcess, Mode, StoreKind};
+use authcheck::driver::{in_process, Mode, StoreKind};
 use authcheck::model::{Op, Params, State, Token};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -87,7 +88,7 @@ fn main() {
     );
     for n in [10usize, 100, 1000] {
         let (prefix, branches) = case(n);
-        let mut driver = InProcess::new(StoreKind::Memory, params, 1).unwrap();
+        let mut driver = in_process(StoreKind::Memory, params, 1, None).unwrap();
         let run = authcheck::lockstep::run(&mut driver, params, &prefix, None);
         assert!(run.failure.is_none());
         let mut state = State::new(params);
@@ -99,7 +100,7 @@ fn main() {
         let before = CURRENT.load(Ordering::Relaxed);
         PEAK.store(before, Ordering::Relaxed);
         let start = Instant::now();
-        let verdict = linearize::check(&state, &handles, &events);
+        let verdict = linearize::check(&state, &handles, &events, &Observability::ALL);
         let elapsed = start.elapsed();
         let peak = PEAK.load(Ordering::Relaxed) - before;
         assert!(verdict.linearizable, "the correct service must pass");

@@ -7,7 +7,7 @@
 //! `cargo bench --bench lockstep` (add `-- --quick` for a fast pass).
 
 use authcheck::campaign::case_ops;
-use authcheck::driver::{Driver, InProcess, StoreKind};
+use authcheck::driver::{in_process, Connection, Driver, InProcess, StoreKind};
 use authcheck::lockstep;
 use authcheck::model::{Op, Params};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
@@ -26,10 +26,10 @@ fn bench_store(c: &mut Criterion, store: StoreKind, name: &str, cases: u64) {
     let mut group = c.benchmark_group(name);
     group.throughput(Throughput::Elements(ops));
     group.sample_size(10);
-    let fresh = |traces: &[(u64, Vec<Op>)]| -> Vec<InProcess> {
+    let fresh = |traces: &[(u64, Vec<Op>)]| -> Vec<Connection<InProcess>> {
         traces
             .iter()
-            .map(|(seed, _)| InProcess::new(store, params, *seed).unwrap())
+            .map(|(seed, _)| in_process(store, params, *seed, None).unwrap())
             .collect()
     };
     group.bench_function("lockstep", |b| {

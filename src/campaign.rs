@@ -1,30 +1,40 @@
 //! A check campaign: many generated cases, each a fresh service checked in lockstep; the first
 //! failing case is shrunk to a minimal trace. Used by `authcheck check` and by the tests.
 
+use crate::adapter::{Adapter, Capabilities};
+use crate::adapters::http::HttpTarget;
+use crate::adapters::in_process::{InProcessAdapter, StoreKind};
 use crate::concurrent::{self, ConcurrentFailure};
 use crate::coverage::Coverage;
-use crate::driver::{
-    Capabilities, Driver, DriverError, Flaw, HttpDriver, HttpTarget, InProcess, Mode, StoreKind,
-};
+use crate::driver::{Connection, Driver, DriverError, Flaw, Mode};
 use crate::generate::{self, Plan, Settings};
 use crate::lockstep::{self, Failure, Run};
-use crate::model::{Op, Outcome, Params};
+use crate::model::{Op, Outcome, Params, Profile};
 use crate::shrink::shrink;
 use crate::trace::Trace;
 use arbitrary::Unstructured;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// The system a campaign checks.
-#[derive(Debug, Clone)]
+/// The system a campaign checks: the adapters this repository ships, or any other.
+#[derive(Clone)]
 pub enum Target {
     /// `auth::Service` in this process, over this store.
     InProcess(StoreKind),
-    /// The same, with a DESIGN §5 flaw switched on (needs the `flaws` feature).
+    /// The same, with a catalogue flaw switched on (needs the `flaws` feature).
     Flawed(StoreKind, Flaw),
     /// The HTTP API of a server we start, or of one already running.
     Http(HttpTarget),
+    /// Your service, through your adapter.
+    Custom(Arc<dyn Adapter>),
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Target({})", self.args())
+    }
 }
 
 impl Target {
@@ -32,63 +42,79 @@ impl Target {
         Target::InProcess(StoreKind::Memory)
     }
 
-    /// A fresh system under test (token RNG seeded with `seed` where we control it).
+    /// The adapter behind this target.
+    pub fn adapter(&self) -> Arc<dyn Adapter> {
+        match self {
+            Target::InProcess(store) => Arc::new(InProcessAdapter {
+                store: *store,
+                flaw: None,
+            }),
+            Target::Flawed(store, flaw) => Arc::new(InProcessAdapter {
+                store: *store,
+                flaw: Some(*flaw),
+            }),
+            Target::Http(http) => Arc::new(http.clone()),
+            Target::Custom(adapter) => adapter.clone(),
+        }
+    }
+
+    /// A fresh system under test under `profile` (random values seeded with `seed` where we
+    /// control them).
+    pub fn driver_with(
+        &self,
+        profile: &Profile,
+        seed: u64,
+    ) -> Result<Box<dyn Driver>, DriverError> {
+        Ok(Box::new(Connection::start(
+            self.adapter().as_ref(),
+            profile,
+            seed,
+        )?))
+    }
+
+    /// A fresh system under test under the adapter's profile with the numbers `params`.
     pub fn driver(&self, params: Params, seed: u64) -> Result<Box<dyn Driver>, DriverError> {
-        Ok(match self {
-            Target::InProcess(store) => Box::new(InProcess::new(*store, params, seed)?),
-            Target::Flawed(store, flaw) => {
-                Box::new(InProcess::with_flaw(*store, params, seed, Some(*flaw))?)
-            }
-            Target::Http(http) => Box::new(HttpDriver::new(http, params, seed)?),
-        })
+        self.driver_with(&self.profile(params), seed)
+    }
+
+    /// The adapter's profile, with the numbers `params`.
+    pub fn profile(&self, params: Params) -> Profile {
+        Profile {
+            params,
+            ..self.adapter().profile()
+        }
     }
 
     pub fn capabilities(&self) -> Capabilities {
-        match self {
-            Target::InProcess(_) | Target::Flawed(..) => Capabilities::ALL,
-            Target::Http(http) => http.capabilities(),
-        }
+        self.adapter().capabilities()
     }
 
     /// The command-line words that select this target again.
     pub fn args(&self) -> String {
-        match self {
-            Target::InProcess(StoreKind::Memory) => "--store memory".into(),
-            Target::InProcess(StoreKind::Sqlite) => "--store sqlite".into(),
-            Target::Flawed(store, flaw) => {
-                let store = if *store == StoreKind::Memory {
-                    "memory"
-                } else {
-                    "sqlite"
-                };
-                format!("--store {store} --flaw {}", flaw_id(flaw))
-            }
-            Target::Http(HttpTarget::Managed { .. }) => "--target http".into(),
-            Target::Http(HttpTarget::External { base, .. }) => format!("--target {base}"),
-        }
+        self.adapter().describe()
     }
 
-    /// How this target runs concurrent cases: in process over its store (seeded
-    /// interleavings in `mode` deterministic), or over HTTP (the server schedules itself).
-    pub fn concurrent_setup(&self, params: Option<Params>, mode: Mode) -> concurrent::Setup {
-        let params = params.or((!self.capabilities().params).then(Params::default));
-        let (store, flaw, http, mode) = match self {
-            Target::InProcess(store) => (*store, None, None, mode),
-            Target::Flawed(store, flaw) => (*store, Some(*flaw), None, mode),
-            Target::Http(http) => (StoreKind::Sqlite, None, Some(http.clone()), Mode::Real),
-        };
+    /// How this target runs concurrent cases under `profile` (numbers drawn per case unless
+    /// `fixed` or the target cannot be configured); deterministic `mode` only where the
+    /// adapter can schedule branches.
+    pub fn concurrent_setup(
+        &self,
+        profile: &Profile,
+        fixed: bool,
+        mode: Mode,
+    ) -> concurrent::Setup {
+        let adapter = self.adapter();
         concurrent::Setup {
-            store,
-            params,
+            vary_params: !fixed && adapter.capabilities().params,
+            adapter,
+            profile: profile.clone(),
             mode,
-            flaw,
-            http,
         }
     }
 
     /// A shared server keeps state between cases: each case gets its own user names.
     fn isolates_cases(&self) -> bool {
-        matches!(self, Target::Http(HttpTarget::External { .. }))
+        !self.capabilities().fresh_start
     }
 }
 
@@ -102,6 +128,8 @@ pub struct CheckOptions {
     /// Protocol numbers: `None` draws them per case where the target can be configured
     /// (parameter swarm); `Some` fixes them for every case.
     pub params: Option<Params>,
+    /// The protocol (choices and base numbers): `None` is the adapter's own profile.
+    pub profile: Option<Profile>,
     /// Which slice of the campaign's cases this run takes.
     pub shard: Shard,
     /// Sequential cases, concurrent cases, or both.
@@ -139,6 +167,21 @@ impl Mix {
 /// The longest case by default: most cases are far shorter (see [`generate::plan`]).
 pub const DEFAULT_MAX_OPS: usize = 300;
 
+impl CheckOptions {
+    /// The protocol cases run under: the given profile (else the adapter's), with the fixed
+    /// numbers if there are any.
+    pub fn profile(&self) -> Profile {
+        let mut p = self
+            .profile
+            .clone()
+            .unwrap_or_else(|| self.target.adapter().profile());
+        if let Some(params) = self.params {
+            p.params = params;
+        }
+        p
+    }
+}
+
 impl Default for CheckOptions {
     fn default() -> Self {
         CheckOptions {
@@ -147,6 +190,7 @@ impl Default for CheckOptions {
             target: Target::InProcess(StoreKind::Sqlite),
             max_ops: DEFAULT_MAX_OPS,
             params: None,
+            profile: None,
             shard: Shard::WHOLE,
             mix: Mix::Sequential,
             mode: Mode::Deterministic,
@@ -216,8 +260,8 @@ fn mix(mut z: u64) -> u64 {
 pub struct CaseFailure {
     /// The seed that generates exactly this case (`check --seed CASE_SEED --cases 1`).
     pub case_seed: u64,
-    /// The protocol numbers the case ran under.
-    pub params: Params,
+    /// The protocol (numbers and choices) the case ran under.
+    pub profile: Profile,
     pub original_len: usize,
     pub ops: Vec<Op>,
     pub failure: Failure,
@@ -258,7 +302,7 @@ impl Finding {
 
     pub fn params(&self) -> Params {
         match self {
-            Finding::Sequential(f) => f.params,
+            Finding::Sequential(f) => f.profile.params,
             Finding::Concurrent(f) => f.case.params,
         }
     }
@@ -303,7 +347,7 @@ pub fn case_plan(case_seed: u64, settings: &Settings) -> Plan {
 pub fn case_ops(case_seed: u64, params: Params, max_ops: usize) -> Vec<Op> {
     let settings = Settings {
         params: Some(params),
-        ..Settings::campaign(Capabilities::ALL, max_ops)
+        ..Settings::campaign(Capabilities::ALL, max_ops, Default::default())
     };
     case_plan(case_seed, &settings).ops
 }
@@ -332,7 +376,7 @@ pub fn isolate_names(ops: &[Op], suffix: &str) -> Vec<Op> {
         .collect()
 }
 
-/// Runs `ops` against a fresh system under test.
+/// Runs `ops` against a fresh system under test, under the target's profile with `params`.
 pub fn run_ops(
     target: &Target,
     params: Params,
@@ -340,8 +384,19 @@ pub fn run_ops(
     ops: &[Op],
     coverage: Option<&mut Coverage>,
 ) -> Run {
-    match target.driver(params, token_seed) {
-        Ok(mut driver) => lockstep::run(&mut driver, params, ops, coverage),
+    run_ops_with(target, &target.profile(params), token_seed, ops, coverage)
+}
+
+/// Runs `ops` against a fresh system under test, under `profile`.
+pub fn run_ops_with(
+    target: &Target,
+    profile: &Profile,
+    token_seed: u64,
+    ops: &[Op],
+    coverage: Option<&mut Coverage>,
+) -> Run {
+    match target.driver_with(profile, token_seed) {
+        Ok(mut driver) => lockstep::run_with(&mut driver, profile, ops, coverage),
         Err(e) => Run {
             steps: Vec::new(),
             failure: ops.first().map(|op| Failure {
@@ -354,9 +409,7 @@ pub fn run_ops(
     }
 }
 
-/// Shrinks a failing run of `ops` against fresh systems under test: the operations first, then
-/// the protocol numbers back toward DESIGN's defaults (all at once, else one at a time) while
-/// the failure stays, then the operations again under the plainer numbers.
+/// Shrinks a failing run of `ops` (under the target's profile with `params`).
 pub fn shrink_failure(
     target: &Target,
     params: Params,
@@ -364,13 +417,34 @@ pub fn shrink_failure(
     ops: &[Op],
     failure: Failure,
 ) -> (Params, Vec<Op>, Failure) {
-    let shrink_ops = |params: Params, ops: &[Op], failure: Failure| {
-        let mut oracle =
-            |candidate: &[Op]| run_ops(target, params, token_seed, candidate, None).failure;
-        shrink(params, ops, failure, &mut oracle)
+    let (profile, ops, failure) =
+        shrink_failure_with(target, &target.profile(params), token_seed, ops, failure);
+    (profile.params, ops, failure)
+}
+
+/// Shrinks a failing run of `ops` against fresh systems under test: the operations first, then
+/// the protocol numbers back toward the defaults (all at once, else one at a time) while the
+/// failure stays, then the operations again under the plainer numbers. The profile's choices
+/// stay as they are.
+pub fn shrink_failure_with(
+    target: &Target,
+    profile: &Profile,
+    token_seed: u64,
+    ops: &[Op],
+    failure: Failure,
+) -> (Profile, Vec<Op>, Failure) {
+    let with = |params: Params| Profile {
+        params,
+        ..profile.clone()
     };
-    let (mut ops, mut failure) = shrink_ops(params, ops, failure);
-    let mut params = params;
+    let shrink_ops = |params: Params, ops: &[Op], failure: Failure| {
+        let profile = with(params);
+        let mut oracle =
+            |candidate: &[Op]| run_ops_with(target, &profile, token_seed, candidate, None).failure;
+        shrink(&profile, ops, failure, &mut oracle)
+    };
+    let (mut ops, mut failure) = shrink_ops(profile.params, ops, failure);
+    let mut params = profile.params;
     let mut plainer = false;
     loop {
         let defaults = Params::default();
@@ -384,10 +458,10 @@ pub fn shrink_failure(
             .into_iter()
             .filter(|p| *p != params)
             .find_map(|p| {
-                if !crate::shrink::valid(p, &ops) {
+                if !crate::shrink::valid(&with(p), &ops) {
                     return None;
                 }
-                run_ops(target, p, token_seed, &ops, None)
+                run_ops_with(target, &with(p), token_seed, &ops, None)
                     .failure
                     .filter(|f| f.same_kind(&failure))
                     .map(|f| (p, f))
@@ -405,7 +479,7 @@ pub fn shrink_failure(
     if plainer {
         (ops, failure) = shrink_ops(params, &ops, failure);
     }
-    (params, ops, failure)
+    (with(params), ops, failure)
 }
 
 /// Runs the campaign; `progress` is told after every case. Stops at the first failure.
@@ -416,10 +490,14 @@ pub fn check(opts: &CheckOptions, mut progress: impl FnMut(u64)) -> Summary {
     let mut failure = None;
     let mut cases = 0;
     let mut concurrent_cases = 0;
-    let setup = opts.target.concurrent_setup(opts.params, opts.mode);
-    let mut settings = Settings::campaign(opts.target.capabilities(), opts.max_ops);
-    if opts.params.is_some() {
-        settings.params = opts.params;
+    let profile = opts.profile();
+    let setup = opts
+        .target
+        .concurrent_setup(&profile, opts.params.is_some(), opts.mode);
+    let mut settings =
+        Settings::campaign(opts.target.capabilities(), opts.max_ops, profile.choices);
+    if opts.params.is_some() || !opts.target.capabilities().params {
+        settings.params = Some(profile.params);
     }
     // A shared server remembers earlier runs too: names carry this run's nonce as well.
     let nonce = std::time::SystemTime::now()
@@ -430,7 +508,7 @@ pub fn check(opts: &CheckOptions, mut progress: impl FnMut(u64)) -> Summary {
     for case in (0..opts.cases).filter(|i| opts.shard.takes(*i)) {
         let case_seed = case_seed(opts.seed, case);
         if opts.mix.concurrent(case) {
-            let mut generated = concurrent::generate::case(case_seed, setup.params);
+            let mut generated = setup.case(case_seed);
             if opts.target.isolates_cases() {
                 generated = generated.isolated(&format!("-{nonce:x}-{case_seed:x}"));
             }
@@ -450,17 +528,28 @@ pub fn check(opts: &CheckOptions, mut progress: impl FnMut(u64)) -> Summary {
         if opts.target.isolates_cases() {
             ops = isolate_names(&ops, &format!("-{nonce:x}-{case_seed:x}"));
         }
-        let run = run_ops(&opts.target, params, case_seed, &ops, Some(&mut coverage));
+        let case_profile = Profile {
+            params,
+            ..profile.clone()
+        };
+        let run = run_ops_with(
+            &opts.target,
+            &case_profile,
+            case_seed,
+            &ops,
+            Some(&mut coverage),
+        );
         total_ops += run.steps.len() as u64;
         cases += 1;
         progress(cases);
         if let Some(f) = run.failure {
             let original_len = f.step + 1;
-            let (params, ops, f) = shrink_failure(&opts.target, params, case_seed, &ops, f);
-            let expected = lockstep::expectations(params, &ops);
+            let (profile, ops, f) =
+                shrink_failure_with(&opts.target, &case_profile, case_seed, &ops, f);
+            let expected = lockstep::expectations_with(&profile, &ops);
             failure = Some(Finding::Sequential(CaseFailure {
                 case_seed,
-                params,
+                profile,
                 original_len,
                 ops,
                 failure: f,
@@ -507,7 +596,7 @@ impl CaseFailure {
             format!("token-seed: {}", self.case_seed),
         ];
         let mut trace = Trace::new(&header, &self.ops, &self.expected);
-        trace.set_params(self.params);
+        trace.set_profile(&self.profile);
         trace
     }
 }

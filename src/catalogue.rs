@@ -2,7 +2,7 @@
 //! flaw, how fast, and how small is what it reports? Needs the `flaws` feature.
 
 use crate::campaign::{self, CheckOptions, Shard, Target};
-use crate::concurrent::{self, Setup};
+use crate::concurrent;
 use crate::driver::{Flaw, Mode, StoreKind};
 use crate::trace::Trace;
 use std::time::{Duration, Instant};
@@ -39,13 +39,15 @@ pub fn minimal_trace_fails(flaw: Flaw) -> bool {
     let trace = minimal_trace(flaw);
     match concurrent::Case::from_trace(&trace) {
         Some(case) => {
-            let setup = Setup {
-                store: StoreKind::Memory,
-                params: Some(case.params),
-                mode: Mode::Deterministic,
-                flaw: Some(flaw),
-                http: None,
+            let profile = crate::model::Profile {
+                params: case.params,
+                ..Default::default()
             };
+            let setup = Target::Flawed(StoreKind::Memory, flaw).concurrent_setup(
+                &profile,
+                true,
+                Mode::Deterministic,
+            );
             concurrent::fails(&setup, &case, 0, 0, 32).is_some()
         }
         None => campaign::run_ops(
@@ -64,13 +66,11 @@ pub fn minimal_trace_fails(flaw: Flaw) -> bool {
 pub fn detect(flaw: Flaw, seed: u64) -> Detection {
     let start = Instant::now();
     if flaw.needs_concurrency() {
-        let setup = Setup {
-            store: StoreKind::Memory,
-            params: None,
-            mode: Mode::Deterministic,
-            flaw: Some(flaw),
-            http: None,
-        };
+        let setup = Target::Flawed(StoreKind::Memory, flaw).concurrent_setup(
+            &Default::default(),
+            false,
+            Mode::Deterministic,
+        );
         let run = concurrent::campaign(&setup, seed, CONCURRENT_BUDGET, Shard::WHOLE, |_| {});
         return Detection {
             detected: run.failure.is_some(),

@@ -8,11 +8,12 @@
 //! | [`token_decode`] | any bytes | decoders never panic; nothing the service did not issue is accepted |
 //! | [`http_request`] | `METHOD PATH\n(Name: value\n)*\nbody` | the router never panics and never answers 5xx to bad input |
 
+use crate::adapter::Capabilities;
 use crate::campaign::{run_ops, shrink_failure, CaseFailure, Target};
-use crate::driver::Capabilities;
 use crate::driver::StoreKind;
 use crate::generate::{self, Plan, Settings};
 use crate::lockstep::expectations;
+use crate::model::Profile;
 use crate::shrink::valid;
 use crate::trace::Trace;
 use auth::tokens::{RefreshClaim, TokenKey};
@@ -39,11 +40,15 @@ pub fn plan_from_bytes(data: &[u8]) -> Option<Plan> {
         let params = trace.params().ok()?;
         let mut ops = trace.ops();
         ops.truncate(FUZZ_MAX_OPS * 2);
-        return valid(params, &ops).then_some(Plan { params, ops });
+        let profile = Profile {
+            params,
+            ..Profile::default()
+        };
+        return valid(&profile, &ops).then_some(Plan { params, ops });
     }
     let settings = Settings {
         vary_length: false,
-        ..Settings::campaign(Capabilities::ALL, FUZZ_MAX_OPS)
+        ..Settings::campaign(Capabilities::ALL, FUZZ_MAX_OPS, Default::default())
     };
     Some(generate::plan(
         &mut arbitrary::Unstructured::new(data),
@@ -65,7 +70,10 @@ pub fn lockstep(data: &[u8]) {
         let expected = expectations(params, &ops);
         let report = CaseFailure {
             case_seed: FUZZ_TOKEN_SEED,
-            params,
+            profile: Profile {
+                params,
+                ..Profile::default()
+            },
             original_len,
             ops,
             failure,

@@ -17,6 +17,8 @@
 //!
 //! The CLI (`src/main.rs`) is a thin layer over [`campaign`], [`lockstep`] and [`shrink`].
 
+pub mod adapter;
+pub mod adapters;
 pub mod campaign;
 #[cfg(feature = "flaws")]
 pub mod catalogue;

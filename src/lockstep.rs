@@ -4,7 +4,7 @@
 
 use crate::coverage::Coverage;
 use crate::driver::{Driver, DriverError};
-use crate::model::{invariants, Op, Outcome, Params, State};
+use crate::model::{invariants, Op, Outcome, Params, Profile, State};
 
 /// One step as it ran.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,9 +74,25 @@ pub fn run(
     driver: &mut impl Driver,
     params: Params,
     ops: &[Op],
+    coverage: Option<&mut Coverage>,
+) -> Run {
+    let profile = Profile {
+        params,
+        ..Profile::default()
+    };
+    run_with(driver, &profile, ops, coverage)
+}
+
+/// [`run`] under a profile's numbers and choices. Answers are compared as the service's API can
+/// show them: both sides go through the driver's [`Driver::observability`] projection.
+pub fn run_with(
+    driver: &mut impl Driver,
+    profile: &Profile,
+    ops: &[Op],
     mut coverage: Option<&mut Coverage>,
 ) -> Run {
-    let mut state = State::new(params);
+    let mut state = State::with_choices(profile.params, profile.choices);
+    let seen = driver.observability();
     let mut out = Run::default();
     for (i, op) in ops.iter().enumerate() {
         let before = invariants::Snapshot::of(&state);
@@ -108,7 +124,7 @@ pub fn run(
             return out;
         }
         match driver.apply(op) {
-            Ok(actual) if actual == expected => {
+            Ok(actual) if seen.project(&actual) == seen.project(&expected) => {
                 out.steps.push(StepRecord {
                     op: op.clone(),
                     expected,
@@ -141,5 +157,11 @@ pub fn run(
 /// The model's outcomes for `ops`, without any service (for printing expectations).
 pub fn expectations(params: Params, ops: &[Op]) -> Vec<Outcome> {
     let mut state = State::new(params);
+    ops.iter().map(|op| state.apply(op)).collect()
+}
+
+/// [`expectations`] under a profile's choices.
+pub fn expectations_with(profile: &Profile, ops: &[Op]) -> Vec<Outcome> {
+    let mut state = State::with_choices(profile.params, profile.choices);
     ops.iter().map(|op| state.apply(op)).collect()
 }

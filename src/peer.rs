@@ -5,7 +5,7 @@
 //! model's outcome. No deadline bias, no hostile tokens, proptest's own shrinking. Used by
 //! `authcheck flaws` to compare the two harnesses flaw by flaw.
 
-use crate::driver::{Driver, Flaw, InProcess, StoreKind};
+use crate::driver::{in_process, Connection, Driver, Flaw, InProcess, StoreKind};
 use crate::generate::{NAMES, PASSWORDS, WEAK_PASSWORDS};
 use crate::model::{Code, Op, Params, Scope, State, Token, Upstream, Version};
 use proptest::prelude::*;
@@ -172,13 +172,12 @@ pub struct Test;
 
 impl StateMachineTest for Test {
     /// The service and a copy of the model stepped alongside (for the expected outcome).
-    type SystemUnderTest = (InProcess, State);
+    type SystemUnderTest = (Connection<InProcess>, State);
     type Reference = Reference;
 
     fn init_test(_: &State) -> Self::SystemUnderTest {
         let flaw = FLAW.with(Cell::get);
-        let driver =
-            InProcess::with_flaw(StoreKind::Memory, Params::default(), 0, flaw).expect("service");
+        let driver = in_process(StoreKind::Memory, Params::default(), 0, flaw).expect("service");
         (driver, State::new(Params::default()))
     }
 
@@ -255,7 +254,7 @@ pub fn detect(flaw: Option<Flaw>, seed: u64, budget: u32) -> PeerDetection {
 
 /// How many transitions run before (and including) the first one the service gets wrong.
 fn failing_prefix(flaw: Option<Flaw>, transitions: &[Op]) -> usize {
-    let Ok(mut driver) = InProcess::with_flaw(StoreKind::Memory, Params::default(), 0, flaw) else {
+    let Ok(mut driver) = in_process(StoreKind::Memory, Params::default(), 0, flaw) else {
         return transitions.len();
     };
     let mut model = State::new(Params::default());

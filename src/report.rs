@@ -33,8 +33,10 @@ pub fn rerun_command(opts: &CheckOptions, finding: &Finding) -> String {
 
 /// `deterministic` or `real`: how the campaign's concurrent cases run.
 pub fn mode_name(opts: &CheckOptions) -> &'static str {
-    let setup = opts.target.concurrent_setup(opts.params, opts.mode);
-    if setup.mode == Mode::Real {
+    let setup = opts
+        .target
+        .concurrent_setup(&opts.profile(), opts.params.is_some(), opts.mode);
+    if setup.effective_mode() == Mode::Real {
         "real"
     } else {
         "deterministic"

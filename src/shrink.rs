@@ -9,7 +9,7 @@
 
 use crate::lockstep::Failure;
 use crate::model::accounts::canonical;
-use crate::model::{Op, Params, State, Token};
+use crate::model::{Op, Profile, State, Token};
 use std::collections::HashMap;
 
 /// Runs a candidate trace and returns its failure, if any.
@@ -25,7 +25,7 @@ impl<F: FnMut(&[Op]) -> Option<Failure>> Oracle for F {
 
 /// The smallest trace found that still fails like `failure`, and its failure.
 pub fn shrink(
-    params: Params,
+    profile: &Profile,
     ops: &[Op],
     failure: Failure,
     oracle: &mut impl Oracle,
@@ -33,7 +33,7 @@ pub fn shrink(
     let mut best = ops[..=failure.step.min(ops.len().saturating_sub(1))].to_vec();
     let mut best_failure = failure;
     let mut accept = |candidate: Vec<Op>, best: &mut Vec<Op>, best_failure: &mut Failure| -> bool {
-        if candidate.len() > best.len() || candidate == *best || !valid(params, &candidate) {
+        if candidate.len() > best.len() || candidate == *best || !valid(profile, &candidate) {
             return false;
         }
         match oracle.failure(&candidate) {
@@ -53,7 +53,7 @@ pub fn shrink(
             let mut start = best.len().saturating_sub(size);
             loop {
                 if start + size <= best.len() {
-                    if let Some(candidate) = remove(params, &best, start..start + size) {
+                    if let Some(candidate) = remove(profile, &best, start..start + size) {
                         if accept(candidate, &mut best, &mut best_failure) {
                             progress = true;
                             start = start.min(best.len());
@@ -84,7 +84,7 @@ pub fn shrink(
             let mut i = 0;
             while i < best.len() {
                 // The first rewrite of this op that still fails wins.
-                let candidates = rewrite(params, &best, i);
+                let candidates = rewrite(profile, &best, i);
                 if candidates
                     .into_iter()
                     .any(|c| accept(c, &mut best, &mut best_failure))
@@ -101,11 +101,11 @@ pub fn shrink(
 }
 
 /// Candidate replacements of the trace that change operation `i` (and what depends on it).
-type Rewrite = fn(Params, &[Op], usize) -> Vec<Vec<Op>>;
+type Rewrite = fn(&Profile, &[Op], usize) -> Vec<Vec<Op>>;
 
 /// Whether no operation names a handle that does not exist at that point.
-pub fn valid(params: Params, ops: &[Op]) -> bool {
-    let mut state = State::new(params);
+pub fn valid(profile: &Profile, ops: &[Op]) -> bool {
+    let mut state = State::with_choices(profile.params, profile.choices);
     ops.iter().all(|op| {
         let ok = !state.dangles(op);
         state.apply(op);
@@ -272,9 +272,13 @@ impl Maps {
 }
 
 /// `ops` without `range`, with handles remapped; `None` when nothing would change.
-pub(crate) fn remove(params: Params, ops: &[Op], range: std::ops::Range<usize>) -> Option<Vec<Op>> {
+pub(crate) fn remove(
+    profile: &Profile,
+    ops: &[Op],
+    range: std::ops::Range<usize>,
+) -> Option<Vec<Op>> {
     // What each op created in the original run, and what its token meant.
-    let mut state = State::new(params);
+    let mut state = State::with_choices(profile.params, profile.choices);
     let old: Vec<(Created, Intent)> = ops
         .iter()
         .map(|op| {
@@ -285,7 +289,7 @@ pub(crate) fn remove(params: Params, ops: &[Op], range: std::ops::Range<usize>) 
         })
         .collect();
     let mut maps = Maps::default();
-    let mut state = State::new(params);
+    let mut state = State::with_choices(profile.params, profile.choices);
     let mut out = Vec::new();
     for (i, op) in ops.iter().enumerate() {
         if range.contains(&i) {
@@ -306,7 +310,7 @@ pub(crate) fn remove(params: Params, ops: &[Op], range: std::ops::Range<usize>) 
     (out.len() < ops.len()).then_some(out)
 }
 
-fn earlier_tokens(_: Params, ops: &[Op], i: usize) -> Vec<Vec<Op>> {
+fn earlier_tokens(_: &Profile, ops: &[Op], i: usize) -> Vec<Vec<Op>> {
     let Some(token) = ops[i].token() else {
         return vec![];
     };
@@ -361,7 +365,7 @@ fn earlier_tokens(_: Params, ops: &[Op], i: usize) -> Vec<Vec<Op>> {
         .collect()
 }
 
-fn tick_candidates(_: Params, ops: &[Op], i: usize) -> Vec<Vec<Op>> {
+fn tick_candidates(_: &Profile, ops: &[Op], i: usize) -> Vec<Vec<Op>> {
     let Op::Tick { seconds } = ops[i] else {
         return vec![];
     };
@@ -400,7 +404,7 @@ fn tick_candidates(_: Params, ops: &[Op], i: usize) -> Vec<Vec<Op>> {
     out
 }
 
-fn simpler_arguments(_: Params, ops: &[Op], i: usize) -> Vec<Vec<Op>> {
+fn simpler_arguments(_: &Profile, ops: &[Op], i: usize) -> Vec<Vec<Op>> {
     let mut variants: Vec<Op> = Vec::new();
     let plain = |user: &String| canonical(user).filter(|c| c != user);
     match &ops[i] {
@@ -486,8 +490,8 @@ fn simpler_arguments(_: Params, ops: &[Op], i: usize) -> Vec<Vec<Op>> {
 /// An MFA registration made plain: the account registers without MFA, its logins issue
 /// sessions directly, and each `verify-mfa … right` that completed one of its logins goes (the
 /// session it issued is the login's now); its other code checks go too.
-fn without_mfa(params: Params, ops: &[Op], i: usize) -> Vec<Vec<Op>> {
-    plain_account(params, ops, i)
+fn without_mfa(profile: &Profile, ops: &[Op], i: usize) -> Vec<Vec<Op>> {
+    plain_account(profile, ops, i)
         .map(|kept| kept.into_iter().map(|(_, op)| op).collect())
         .into_iter()
         .collect()
@@ -495,7 +499,7 @@ fn without_mfa(params: Params, ops: &[Op], i: usize) -> Vec<Vec<Op>> {
 
 /// [`without_mfa`] for the registration at `i`, as the surviving operations with their
 /// original positions (the concurrent shrinker splits them back into prefix and branches).
-pub(crate) fn plain_account(params: Params, ops: &[Op], i: usize) -> Option<Vec<(usize, Op)>> {
+pub(crate) fn plain_account(profile: &Profile, ops: &[Op], i: usize) -> Option<Vec<(usize, Op)>> {
     let Op::Register {
         user,
         password,
@@ -505,7 +509,7 @@ pub(crate) fn plain_account(params: Params, ops: &[Op], i: usize) -> Option<Vec<
         return None;
     };
     let name = canonical(user)?;
-    let mut state = State::new(params);
+    let mut state = State::with_choices(profile.params, profile.choices);
     let old: Vec<(Created, Intent, Option<usize>)> = ops
         .iter()
         .map(|op| {
@@ -527,7 +531,7 @@ pub(crate) fn plain_account(params: Params, ops: &[Op], i: usize) -> Option<Vec<
     let mut maps = Maps::default();
     // Original challenge → the session and access token its login issues now.
     let mut direct: HashMap<usize, (usize, Option<usize>)> = HashMap::new();
-    let mut state = State::new(params);
+    let mut state = State::with_choices(profile.params, profile.choices);
     let mut out = Vec::new();
     for (j, op) in ops.iter().enumerate() {
         let mut op = op.clone();

@@ -164,6 +164,41 @@ impl Trace {
             .insert(at, Line::Comment(format!("# params: {params}")));
     }
 
+    /// The protocol choices the trace runs under: its `choices:` header over this repository's
+    /// protocol (no header: the repository's protocol).
+    pub fn choices(&self) -> Result<crate::model::Choices, String> {
+        match self.header_value("choices") {
+            Some(words) => words.parse().map_err(|e| format!("choices: {e}")),
+            None => Ok(crate::model::Choices::default()),
+        }
+    }
+
+    /// The profile the trace runs under: its numbers and its choices.
+    pub fn profile(&self) -> Result<crate::model::Profile, String> {
+        Ok(crate::model::Profile {
+            params: self.params()?,
+            choices: self.choices()?,
+            ..crate::model::Profile::default()
+        })
+    }
+
+    /// Records `profile`'s numbers and choices in the header (no lines for the defaults).
+    pub fn set_profile(&mut self, profile: &crate::model::Profile) {
+        self.set_params(profile.params);
+        self.lines
+            .retain(|l| !matches!(l, Line::Comment(c) if c.starts_with("# choices:")));
+        if profile.choices == crate::model::Choices::default() {
+            return;
+        }
+        let at = self
+            .lines
+            .iter()
+            .position(|l| !matches!(l, Line::Comment(_)))
+            .unwrap_or(self.lines.len());
+        self.lines
+            .insert(at, Line::Comment(format!("# choices: {}", profile.choices)));
+    }
+
     /// The value of a `key: value` header line, if present.
     pub fn header_value(&self, key: &str) -> Option<String> {
         self.header().into_iter().find_map(|h| {
@@ -192,6 +227,11 @@ impl Trace {
                     words
                         .parse::<crate::model::Params>()
                         .map_err(|e| err(format!("params: {e}")))?;
+                }
+                if let Some(words) = trimmed.strip_prefix("# choices:") {
+                    words
+                        .parse::<crate::model::Choices>()
+                        .map_err(|e| err(format!("choices: {e}")))?;
                 }
                 lines.push(Line::Comment(raw.trim_end().to_owned()));
             } else {

@@ -2,19 +2,14 @@
 //! `refresh-race` and `session-mixup` are each detected in at least 19 of 20 CI-budget
 //! campaigns (deterministic mode, different campaign seeds), and shrink to a handful of ops.
 
-use authcheck::campaign::Shard;
-use authcheck::concurrent::{self, campaign, linearize, Case, CaseResult, Event, Raw, Setup};
-use authcheck::driver::{Handles, Mode, StoreKind};
-use authcheck::model::{Op, Params, State, Token};
+use authcheck::adapter::{Answer as Raw, Observability};
+use authcheck::campaign::{Shard, Target};
+use authcheck::concurrent::{self, campaign, linearize, Case, CaseResult, Event, Setup};
+use authcheck::driver::{in_process, Handles, Mode, StoreKind};
+use authcheck::model::{Op, Params, Profile, State, Token};
 
 fn setup(mode: Mode, store: StoreKind) -> Setup {
-    Setup {
-        store,
-        params: None,
-        mode,
-        flaw: None,
-        http: None,
-    }
+    Target::InProcess(store).concurrent_setup(&Profile::default(), false, mode)
 }
 
 #[test]
@@ -38,11 +33,9 @@ fn the_correct_service_is_linearizable_deterministic_and_real() {
 
 #[test]
 fn the_correct_server_is_linearizable_over_http() {
-    let bin = authcheck::driver::http::find_server_bin().unwrap();
-    let s = Setup {
-        http: Some(authcheck::driver::HttpTarget::Managed { server_bin: bin }),
-        ..setup(Mode::Real, StoreKind::Sqlite)
-    };
+    let bin = authcheck::driver::find_server_bin().unwrap();
+    let s = Target::Http(authcheck::driver::HttpTarget::Managed { server_bin: bin })
+        .concurrent_setup(&Profile::default(), false, Mode::Real);
     let run = campaign(&s, 0x4771, 25, Shard::WHOLE, |_| {});
     if let Some(f) = run.failure {
         panic!("{}\n{}", f.case.trace(&[]), concurrent::report(&f.result));
@@ -54,10 +47,9 @@ fn the_correct_server_is_linearizable_over_http() {
 fn a_deterministic_schedule_replays_exactly() {
     let s = setup(Mode::Deterministic, StoreKind::Memory);
     for seed in 0..20 {
-        let case = concurrent::generate::case(seed, s.params);
+        let case = s.case(seed);
         let events = |_: ()| {
-            let mut driver =
-                authcheck::driver::InProcess::new(StoreKind::Memory, case.params, seed).unwrap();
+            let mut driver = in_process(StoreKind::Memory, case.params, seed, None).unwrap();
             authcheck::lockstep::run(&mut driver, case.params, &case.prefix, None);
             driver
                 .run_concurrent(&case.branches, &case.suffix, Mode::Deterministic, 99)
@@ -71,7 +63,7 @@ fn a_deterministic_schedule_replays_exactly() {
 #[test]
 fn the_checker_refuses_a_history_no_order_explains() {
     let params = Params::default();
-    let mut driver = authcheck::driver::InProcess::new(StoreKind::Memory, params, 5).unwrap();
+    let mut driver = in_process(StoreKind::Memory, params, 5, None).unwrap();
     let prefix = vec![
         Op::Register {
             user: "alice".into(),
@@ -94,7 +86,7 @@ fn the_checker_refuses_a_history_no_order_explains() {
             generation: 0,
         },
     };
-    let session_id = "s_x".to_owned();
+    let session_id = Some("s_x".to_owned());
     let tokens = |r: &str, a: &str| Raw::Tokens {
         session_id: session_id.clone(),
         access: a.into(),
@@ -146,13 +138,13 @@ fn the_checker_refuses_a_history_no_order_explains() {
         ev(0, with_sid(tokens("rt_new", "at_1")), 0, 3),
         ev(1, with_sid(tokens("rt_new", "at_2")), 1, 2),
     ];
-    assert!(linearize::check(&state, &handles, &ok).linearizable);
+    assert!(linearize::check(&state, &handles, &ok, &Observability::ALL).linearizable);
     // Both rotated, to two different new tokens: no order explains it.
     let race = [
         ev(0, with_sid(tokens("rt_a", "at_1")), 0, 3),
         ev(1, with_sid(tokens("rt_b", "at_2")), 1, 2),
     ];
-    let verdict = linearize::check(&state, &handles, &race);
+    let verdict = linearize::check(&state, &handles, &race, &Observability::ALL);
     assert!(!verdict.linearizable);
     assert!(!verdict.dead_ends.is_empty());
     let _ = (
@@ -172,10 +164,11 @@ mod flaws {
     use auth::flaws::Flaw;
 
     fn detections(flaw: Flaw) -> (usize, usize) {
-        let s = Setup {
-            flaw: Some(flaw),
-            ..setup(Mode::Deterministic, StoreKind::Memory)
-        };
+        let s = Target::Flawed(StoreKind::Memory, flaw).concurrent_setup(
+            &Profile::default(),
+            false,
+            Mode::Deterministic,
+        );
         let mut detected = 0;
         let mut longest = 0;
         for run in 0..20u64 {

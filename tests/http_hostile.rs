@@ -83,7 +83,7 @@ fn mutate(rng: &mut ChaCha20Rng, input: &[u8]) -> Vec<u8> {
 
 #[tokio::test]
 async fn mutated_requests_never_get_a_5xx_and_the_server_keeps_serving() {
-    let bin = authcheck::driver::http::find_server_bin().unwrap();
+    let bin = authcheck::driver::find_server_bin().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut child = Stop(
         Command::new(bin)

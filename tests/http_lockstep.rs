@@ -2,10 +2,13 @@
 //! its OTP provider) checked against the model; every regression trace replays over HTTP; and
 //! golden transcripts of the full HTTP exchanges for the canonical flows.
 
+use authcheck::adapter::Observability;
+use authcheck::adapters::http::HttpInstance;
 use authcheck::campaign::{check, run_ops, CheckOptions, Target};
-use authcheck::driver::http::find_server_bin;
-use authcheck::driver::{HttpDriver, HttpTarget};
+use authcheck::driver::find_server_bin;
+use authcheck::driver::{Connection, HttpTarget};
 use authcheck::lockstep;
+use authcheck::model::Profile;
 use authcheck::trace::regression_traces;
 
 fn managed() -> HttpTarget {
@@ -66,10 +69,15 @@ fn golden_http_transcripts() {
     for name in GOLDEN {
         let trace = &traces[*name];
         let params = trace.params().unwrap();
-        let mut driver = HttpDriver::new(&managed(), params, 0).unwrap().record();
+        let profile = Profile {
+            params,
+            ..Profile::default()
+        };
+        let instance = HttpInstance::new(&managed(), &profile, 0).unwrap().record();
+        let mut driver = Connection::new(instance, profile.choices, Observability::ALL);
         let run = lockstep::run(&mut driver, params, &trace.ops(), None);
         assert!(run.failure.is_none(), "{name}: {:?}", run.failure);
-        let exchanges = driver.exchanges.take().unwrap();
+        let exchanges = driver.instance_mut().take_exchanges();
         insta::with_settings!({
             snapshot_path => "../regressions/snapshots/http",
             prepend_module_to_snapshot => false,

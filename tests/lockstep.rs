@@ -2,8 +2,8 @@
 //! the service runs beside the model, and any divergence fails with its minimal trace. Fixed
 //! seeds, so CI is deterministic; the SQLite run includes deploys and restarts over the file.
 
+use authcheck::adapter::Capabilities;
 use authcheck::campaign::{run_ops, shrink_failure, CaseFailure, Target};
-use authcheck::driver::Capabilities;
 use authcheck::driver::StoreKind;
 use authcheck::generate::{self, Plan, Settings};
 use authcheck::lockstep::expectations;
@@ -13,7 +13,7 @@ use proptest::test_runner::{Config, RngAlgorithm, RngSeed, TestRunner};
 
 /// The case the bytes decode to, as `check` draws it (numbers, swarm mix, length).
 fn plan(bytes: &[u8]) -> Plan {
-    let settings = Settings::campaign(Capabilities::ALL, 150);
+    let settings = Settings::campaign(Capabilities::ALL, 150, Default::default());
     generate::plan(&mut arbitrary::Unstructured::new(bytes), &settings)
 }
 
@@ -27,7 +27,10 @@ fn check_bytes(store: StoreKind, bytes: &[u8]) -> Result<(), TestCaseError> {
         let expected = expectations(params, &small);
         let report = CaseFailure {
             case_seed: 1,
-            params,
+            profile: authcheck::model::Profile {
+                params,
+                ..Default::default()
+            },
             original_len,
             ops: small,
             failure,

@@ -2,7 +2,7 @@
 //! step must equal the model, and the model must equal the expectation written in the file.
 
 use authcheck::campaign::{run_ops, Target};
-use authcheck::concurrent::{Case, Setup};
+use authcheck::concurrent::Case;
 use authcheck::driver::{Mode, StoreKind};
 use authcheck::lockstep::expectations;
 use authcheck::trace::regression_traces;
@@ -36,13 +36,8 @@ fn every_trace_replays_against_the_service_on_both_stores() {
                 (StoreKind::Memory, Mode::Deterministic),
                 (StoreKind::Sqlite, Mode::Real),
             ] {
-                let setup = Setup {
-                    store,
-                    params: Some(case.params),
-                    mode,
-                    flaw: None,
-                    http: None,
-                };
+                let profile = trace.profile().unwrap();
+                let setup = Target::InProcess(store).concurrent_setup(&profile, true, mode);
                 for schedule in 0..8 {
                     let result =
                         authcheck::concurrent::run_case(&setup, &case, 0, schedule).unwrap();

@@ -3,14 +3,14 @@
 //! that state. (If this test ever passes with the wrapper doing nothing, the harness is blind.)
 
 use authcheck::campaign::{case_ops, shrink_failure};
-use authcheck::driver::{Driver, DriverError, InProcess, StoreKind};
+use authcheck::driver::{in_process, Connection, Driver, DriverError, InProcess, StoreKind};
 use authcheck::lockstep::{self, Actual};
 use authcheck::model::{Op, Outcome, Params, Reason};
 
 /// Passes everything through, except: a successful `Sensitive` call on a session whose refresh
 /// token has been rotated at least twice answers `StepUpRequired`.
 struct Tampered {
-    inner: InProcess,
+    inner: Connection<InProcess>,
 }
 
 impl Driver for Tampered {
@@ -27,7 +27,7 @@ impl Driver for Tampered {
 
 fn tampered(seed: u64) -> Tampered {
     Tampered {
-        inner: InProcess::new(StoreKind::Memory, Params::default(), seed).unwrap(),
+        inner: in_process(StoreKind::Memory, Params::default(), seed, None).unwrap(),
     }
 }
 
@@ -52,7 +52,11 @@ fn a_service_that_changes_one_rare_answer_is_caught_and_shrunk() {
 
     let mut oracle =
         |candidate: &[Op]| lockstep::run(&mut tampered(seed), params, candidate, None).failure;
-    let (small, small_failure) = authcheck::shrink::shrink(params, &ops, failure, &mut oracle);
+    let profile = authcheck::model::Profile {
+        params,
+        ..Default::default()
+    };
+    let (small, small_failure) = authcheck::shrink::shrink(&profile, &ops, failure, &mut oracle);
     // register, login, refresh, refresh, sensitive: nothing shorter reaches generation 2.
     assert!(
         small.len() <= 6,
@@ -68,7 +72,7 @@ fn the_untampered_service_passes_the_same_cases() {
     let params = Params::default();
     for seed in 0..100u64 {
         let ops = case_ops(seed, params, 60);
-        let mut driver = InProcess::new(StoreKind::Memory, params, seed).unwrap();
+        let mut driver = in_process(StoreKind::Memory, params, seed, None).unwrap();
         let run = lockstep::run(&mut driver, params, &ops, None);
         assert!(run.failure.is_none(), "seed {seed}: {:?}", run.failure);
     }

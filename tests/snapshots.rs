@@ -6,7 +6,7 @@
 //!
 //! The transcript must be the same on the memory and the SQLite store; it is snapshotted once.
 
-use authcheck::driver::{Driver, DriverError, InProcess, StoreKind};
+use authcheck::driver::{in_process, Connection, Driver, DriverError, InProcess, StoreKind};
 use authcheck::lockstep;
 use authcheck::model::{Op, Outcome, Params};
 use authcheck::trace::Trace;
@@ -23,14 +23,15 @@ struct Step {
 
 /// Records the raw answer of every operation as it passes.
 struct Recording {
-    inner: InProcess,
+    inner: Connection<InProcess>,
     answers: Vec<Option<(u16, serde_json::Value)>>,
 }
 
 impl Driver for Recording {
     fn apply(&mut self, op: &Op) -> Result<Outcome, DriverError> {
         let outcome = self.inner.apply(op);
-        self.answers.push(self.inner.last_answer().cloned());
+        self.answers
+            .push(self.inner.instance().last_answer().cloned());
         outcome
     }
 }
@@ -38,7 +39,7 @@ impl Driver for Recording {
 fn transcript(trace: &Trace, store: StoreKind) -> Vec<Step> {
     let params = Params::default();
     let mut driver = Recording {
-        inner: InProcess::new(store, params, 0).unwrap(),
+        inner: in_process(store, params, 0, None).unwrap(),
         answers: Vec::new(),
     };
     let run = lockstep::run(&mut driver, params, &trace.ops(), None);

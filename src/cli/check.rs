@@ -87,6 +87,7 @@ pub fn run(args: CheckArgs) -> CliResult {
         target: args.target.target()?,
         max_ops: args.max_ops,
         params: parse_params(args.params.as_deref())?,
+        profile: args.target.profile()?,
         shard: args.shard,
         mix: if args.concurrent {
             Mix::Concurrent

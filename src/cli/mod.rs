@@ -96,17 +96,6 @@ pub fn read_trace(path: &Path) -> Result<authcheck::trace::Trace, CliError> {
     })
 }
 
-/// The protocol numbers a trace runs under (its `params:` header).
-pub fn trace_params(
-    path: &Path,
-    trace: &authcheck::trace::Trace,
-) -> Result<authcheck::model::Params, CliError> {
-    trace.params().map_err(|error| CliError::Trace {
-        path: path.to_owned(),
-        error,
-    })
-}
-
 /// The token seed a trace was recorded with (its `token-seed:` header, else 0).
 pub fn token_seed(trace: &authcheck::trace::Trace) -> u64 {
     trace

@@ -2,7 +2,7 @@
 //! minimal, numbered regression trace.
 
 use super::target::TargetArgs;
-use super::{read, token_seed, trace_params, write, CliError, CliResult};
+use super::{read, token_seed, write, CliError, CliResult};
 use authcheck::campaign;
 use authcheck::generate::Plan;
 use authcheck::lockstep;
@@ -32,31 +32,36 @@ pub fn run(args: PromoteArgs) -> CliResult {
         .ok()
         .and_then(|t| Trace::parse(t).ok())
         .filter(|t| !t.ops().is_empty());
-    let (plan, seed, origin) = match parsed {
+    let (profile, ops, seed, origin) = match parsed {
         Some(trace) => {
-            let params = trace_params(artifact, &trace)?;
-            let plan = Plan {
-                params,
-                ops: trace.ops(),
-            };
-            (plan, token_seed(&trace), "trace")
+            let profile = args.target.profile_for(&target, artifact, &trace)?;
+            (profile, trace.ops(), token_seed(&trace), "trace")
         }
-        None => (
-            authcheck::fuzzing::plan_from_bytes(&bytes).ok_or_else(|| {
-                CliError::Usage(format!(
-                    "{}: neither a trace nor lockstep input",
-                    artifact.display()
-                ))
-            })?,
-            authcheck::fuzzing::FUZZ_TOKEN_SEED,
-            "lockstep fuzzer input",
-        ),
+        None => {
+            let Plan { params, ops } =
+                authcheck::fuzzing::plan_from_bytes(&bytes).ok_or_else(|| {
+                    CliError::Usage(format!(
+                        "{}: neither a trace nor lockstep input",
+                        artifact.display()
+                    ))
+                })?;
+            let profile = authcheck::model::Profile {
+                params,
+                ..target.adapter().profile()
+            };
+            (
+                profile,
+                ops,
+                authcheck::fuzzing::FUZZ_TOKEN_SEED,
+                "lockstep fuzzer input",
+            )
+        }
     };
-    let (params, ops) = (plan.params, plan.ops);
-    let run = campaign::run_ops(&target, params, seed, &ops, None);
-    let (params, small, reproduces) = match run.failure {
+    let run = campaign::run_ops_with(&target, &profile, seed, &ops, None);
+    let (profile, small, reproduces) = match run.failure {
         Some(failure) => {
-            let (params, small, f) = campaign::shrink_failure(&target, params, seed, &ops, failure);
+            let (profile, small, f) =
+                campaign::shrink_failure_with(&target, &profile, seed, &ops, failure);
             let what = format!(
                 "step {} `{}` expected `{}`, service answered `{}`",
                 f.step + 1,
@@ -64,10 +69,10 @@ pub fn run(args: PromoteArgs) -> CliResult {
                 f.expected,
                 f.actual
             );
-            (params, small, what)
+            (profile, small, what)
         }
         None => (
-            params,
+            profile,
             ops.clone(),
             "nothing yet: it passed when promoted (kept as a guard)".to_owned(),
         ),
@@ -98,8 +103,12 @@ pub fn run(args: PromoteArgs) -> CliResult {
         ),
         format!("token-seed: {seed}"),
     ];
-    let mut trace = Trace::new(&header, &small, &lockstep::expectations(params, &small));
-    trace.set_params(params);
+    let mut trace = Trace::new(
+        &header,
+        &small,
+        &lockstep::expectations_with(&profile, &small),
+    );
+    trace.set_profile(&profile);
     write(&file, &trace.to_string())?;
     print!("{trace}");
     println!("written to {}", file.display());

@@ -1,11 +1,12 @@
 //! `authcheck replay` and `authcheck shrink`: trace files against the target, step by step.
 
 use super::target::TargetArgs;
-use super::{read_trace, token_seed, trace_params, verdict, write, CliResult};
+use super::{read_trace, token_seed, verdict, write, CliResult};
 use authcheck::campaign::{self, Target};
 use authcheck::concurrent;
 use authcheck::driver::Mode;
 use authcheck::lockstep::{self, Actual};
+use authcheck::model::Profile;
 use authcheck::trace::Trace;
 use std::path::{Path, PathBuf};
 
@@ -39,10 +40,10 @@ pub fn replay(args: ReplayArgs) -> CliResult {
     let mut failed = 0;
     for file in &args.files {
         let trace = read_trace(file)?;
-        let params = trace_params(file, &trace)?;
+        let profile = args.target.profile_for(&target, file, &trace)?;
         let passed = match concurrent::Case::from_trace(&trace) {
-            Some(case) => replay_concurrent(file, &trace, case, &target)?,
-            None => replay_sequential(file, &trace, params, &target),
+            Some(case) => replay_concurrent(file, &trace, case, &profile, &target)?,
+            None => replay_sequential(file, &trace, &profile, &target),
         };
         if !passed {
             failed += 1;
@@ -55,6 +56,7 @@ fn replay_concurrent(
     file: &Path,
     trace: &Trace,
     case: concurrent::Case,
+    profile: &Profile,
     target: &Target,
 ) -> Result<bool, super::CliError> {
     println!(
@@ -65,9 +67,9 @@ fn replay_concurrent(
         case.suffix.len(),
         target.args()
     );
-    let setup = target.concurrent_setup(Some(case.params), mode_of(trace));
-    if setup.http.is_some() && mode_of(trace) == Mode::Deterministic {
-        println!("over HTTP the server schedules its own requests: running in real mode");
+    let setup = target.concurrent_setup(profile, true, mode_of(trace));
+    if setup.effective_mode() != mode_of(trace) {
+        println!("this target cannot replay a schedule: running in real mode");
     }
     let schedule = trace
         .header_value("schedule-seed")
@@ -79,19 +81,16 @@ fn replay_concurrent(
     Ok(!result.failed())
 }
 
-fn replay_sequential(
-    file: &Path,
-    trace: &Trace,
-    params: authcheck::model::Params,
-    target: &Target,
-) -> bool {
+fn replay_sequential(file: &Path, trace: &Trace, profile: &Profile, target: &Target) -> bool {
     let ops = trace.ops();
-    let run = campaign::run_ops(target, params, token_seed(trace), &ops, None);
-    let numbers = if params == authcheck::model::Params::default() {
-        String::new()
-    } else {
-        format!(", params {params}")
-    };
+    let run = campaign::run_ops_with(target, profile, token_seed(trace), &ops, None);
+    let mut numbers = String::new();
+    if profile.params != authcheck::model::Params::default() {
+        numbers.push_str(&format!(", params {}", profile.params));
+    }
+    if profile.choices != authcheck::model::Choices::default() {
+        numbers.push_str(&format!(", choices {}", profile.choices));
+    }
     println!(
         "== {} ({} ops, {}{numbers})",
         file.display(),
@@ -148,18 +147,20 @@ pub fn shrink(args: ShrinkArgs) -> CliResult {
     let file = &args.file;
     let trace = read_trace(file)?;
     let ops = trace.ops();
-    let params = trace_params(file, &trace)?;
+    let profile = args.target.profile_for(&target, file, &trace)?;
     let seed = token_seed(&trace);
-    let Some(failure) = campaign::run_ops(&target, params, seed, &ops, None).failure else {
+    let Some(failure) = campaign::run_ops_with(&target, &profile, seed, &ops, None).failure else {
         println!("{} passes: nothing to shrink", file.display());
         return Ok(verdict(false));
     };
-    let (params, small, f) = campaign::shrink_failure(&target, params, seed, &ops, failure);
-    let expected = lockstep::expectations(params, &small);
+    let (profile, small, f) = campaign::shrink_failure_with(&target, &profile, seed, &ops, failure);
+    let expected = lockstep::expectations_with(&profile, &small);
     let mut header: Vec<String> = trace
         .header()
         .into_iter()
-        .filter(|h| !h.starts_with("reproduces:") && !h.starts_with("params:"))
+        .filter(|h| {
+            !h.starts_with("reproduces:") && !h.starts_with("params:") && !h.starts_with("choices:")
+        })
         .collect();
     header.push(format!(
         "reproduces: step {} `{}` expected `{}`, service answered `{}`",
@@ -174,7 +175,7 @@ pub fn shrink(args: ShrinkArgs) -> CliResult {
         ops.len()
     ));
     let mut small_trace = Trace::new(&header, &small, &expected);
-    small_trace.set_params(params);
+    small_trace.set_profile(&profile);
     let out = args.out.unwrap_or_else(|| file.with_extension("min.trace"));
     write(&out, &small_trace.to_string())?;
     print!("{small_trace}");

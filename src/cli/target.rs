@@ -23,9 +23,13 @@ pub struct TargetArgs {
     /// The auth-server binary for `--target http` (default: next to authcheck, else built).
     #[arg(long)]
     pub server_bin: Option<PathBuf>,
-    /// Switch on a DESIGN §5 flaw in the in-process service (build with `--features flaws`).
+    /// Switch on a catalogue flaw in the in-process service (build with `--features flaws`).
     #[arg(long)]
     pub flaw: Option<String>,
+    /// The protocol profile (a TOML file, see `profiles/`): the numbers and the protocol
+    /// choices the service makes. Default: the target's own (this repository's protocol).
+    #[arg(long)]
+    pub profile: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -56,6 +60,39 @@ fn parse_flaw(id: &str) -> Result<authcheck::driver::Flaw, CliError> {
 }
 
 impl TargetArgs {
+    /// The `--profile` file, read (`None` without the option).
+    pub fn profile(&self) -> Result<Option<authcheck::model::Profile>, CliError> {
+        self.profile
+            .as_deref()
+            .map(authcheck::model::Profile::load)
+            .transpose()
+            .map_err(CliError::Usage)
+    }
+
+    /// The protocol a trace replays under: what its header records, over `--profile` (else the
+    /// target's own profile).
+    pub fn profile_for(
+        &self,
+        target: &Target,
+        path: &std::path::Path,
+        trace: &authcheck::trace::Trace,
+    ) -> Result<authcheck::model::Profile, CliError> {
+        let bad = |error: String| CliError::Trace {
+            path: path.to_owned(),
+            error,
+        };
+        let mut profile = self
+            .profile()?
+            .unwrap_or_else(|| target.adapter().profile());
+        if trace.header_value("params").is_some() {
+            profile.params = trace.params().map_err(bad)?;
+        }
+        if trace.header_value("choices").is_some() {
+            profile.choices = trace.choices().map_err(bad)?;
+        }
+        Ok(profile)
+    }
+
     pub fn target(&self) -> Result<Target, CliError> {
         match self.target.as_str() {
             "in-process" => match &self.flaw {
@@ -65,7 +102,7 @@ impl TargetArgs {
             "http" => {
                 let server_bin = match &self.server_bin {
                     Some(p) => p.clone(),
-                    None => authcheck::driver::http::find_server_bin().map_err(CliError::Usage)?,
+                    None => authcheck::driver::find_server_bin().map_err(CliError::Usage)?,
                 };
                 Ok(Target::Http(HttpTarget::Managed { server_bin }))
             }

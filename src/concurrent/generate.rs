@@ -10,23 +10,43 @@
 //! racing answers; it changes the next one, which is why the suffix exists.
 
 use super::Case;
+use crate::adapter::Capabilities;
 use crate::campaign::case_bytes;
-use crate::driver::Capabilities;
 use crate::generate::swarm::Swarm;
 use crate::generate::{shapes, Generator};
 use crate::model::accounts::canonical;
-use crate::model::{Code, CounterKind, Op, Params, Scope, State, Subject, Token};
+use crate::model::{Choices, Code, CounterKind, Op, Params, Scope, State, Subject, Token};
 use arbitrary::{Result, Unstructured};
 
 const PASSWORD: &str = "correct horse battery";
 const WRONG: &str = "wrong password!";
 
-/// The case of `case_seed`; `params` fixes the protocol numbers, `None` draws them.
-pub fn case(case_seed: u64, params: Option<Params>) -> Case {
+/// What the generator may use.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// `Some` fixes the protocol numbers, `None` draws them.
+    pub params: Option<Params>,
+    /// The protocol choices (nothing is spent on what they switch off).
+    pub choices: Choices,
+    /// What the target can do.
+    pub caps: Capabilities,
+}
+
+impl Settings {
+    /// Numbers drawn, this repository's protocol, every capability.
+    pub const ALL: Settings = Settings {
+        params: None,
+        choices: Choices::DESIGN,
+        caps: Capabilities::ALL,
+    };
+}
+
+/// The case of `case_seed`.
+pub fn case(case_seed: u64, settings: &Settings) -> Case {
     let bytes = case_bytes(case_seed);
     let mut u = Unstructured::new(&bytes);
-    decode(&mut u, params).unwrap_or(Case {
-        params: params.unwrap_or_default(),
+    decode(&mut u, settings).unwrap_or(Case {
+        params: settings.params.unwrap_or_default(),
         prefix: Vec::new(),
         branches: Vec::new(),
         suffix: Vec::new(),
@@ -34,8 +54,8 @@ pub fn case(case_seed: u64, params: Option<Params>) -> Case {
 }
 
 /// Decodes a case; the prefix always leaves two users with a session each.
-pub fn decode(u: &mut Unstructured<'_>, params: Option<Params>) -> Result<Case> {
-    let params = match params {
+pub fn decode(u: &mut Unstructured<'_>, settings: &Settings) -> Result<Case> {
+    let params = match settings.params {
         Some(p) => p,
         None => shapes::draw(u)?,
     };
@@ -55,19 +75,21 @@ pub fn decode(u: &mut Unstructured<'_>, params: Option<Params>) -> Result<Case> 
         login("alice"),
         login("bob"),
     ];
-    if u.ratio(1, 2)? {
+    let mfa = settings.caps.mfa && settings.choices.mfa;
+    if mfa && u.ratio(1, 2)? {
         // An MFA account with a challenge pending, so codes can race too.
         start.extend([register("carol", true), login("carol")]);
     }
-    let mut state = State::new(params);
+    let mut state = State::with_choices(params, settings.choices);
     for op in &start {
         state.apply(op);
     }
     // A few generated operations (swarm mix and moves), keeping only what leaves the start's
     // handles and accounts alone and does not run the clock past the sessions.
     let extra = u.int_in_range(0..=8)?;
-    let swarm = Swarm::draw(u, Capabilities::ALL)?;
-    let generated = Generator::resume(state.clone(), Capabilities::ALL, swarm).run(u, extra);
+    let caps = settings.caps;
+    let swarm = Swarm::draw(u, caps, settings.choices)?;
+    let generated = Generator::resume(state.clone(), caps, swarm).run(u, extra);
     let max_tick = params.access_ttl.min(params.idle_timeout) / 2;
     let mut prefix = start;
     for op in generated {
@@ -82,7 +104,7 @@ pub fn decode(u: &mut Unstructured<'_>, params: Option<Params>) -> Result<Case> 
         }
     }
     let mut target = pick_target(u, &state)?;
-    let mut menu = BranchMenu::draw(u)?;
+    let mut menu = BranchMenu::draw(u, settings)?;
     let mut watch = None;
     // Half the cases race a counter: one of the model's counters is brought close to its
     // limit, the branches aim at its owner, and the writes that move it are weighted up.
@@ -251,8 +273,20 @@ const BRANCH_KINDS: [(BranchKind, u32); 18] = [
 struct BranchMenu(Vec<(BranchKind, u32)>);
 
 impl BranchMenu {
-    fn draw(u: &mut Unstructured<'_>) -> Result<Self> {
-        let mut menu = BRANCH_KINDS.to_vec();
+    fn draw(u: &mut Unstructured<'_>, settings: &Settings) -> Result<Self> {
+        let (c, caps) = (settings.choices, settings.caps);
+        let has = |kind: &BranchKind| match kind {
+            BranchKind::VerifyRight | BranchKind::VerifyWrong => c.mfa && caps.mfa,
+            BranchKind::Sensitive | BranchKind::ReauthRight | BranchKind::ReauthWrong => c.step_up,
+            BranchKind::ChangePassword | BranchKind::ChangePasswordWrongOld => c.password_change,
+            BranchKind::AdminDisable | BranchKind::AdminEnable | BranchKind::AdminUnlock => {
+                c.admin && caps.admin
+            }
+            _ => true,
+        };
+        let all: Vec<(BranchKind, u32)> =
+            BRANCH_KINDS.into_iter().filter(|(k, _)| has(k)).collect();
+        let mut menu = all.clone();
         if !u.ratio(1, 3)? {
             for (_, w) in menu.iter_mut() {
                 if u.ratio(1, 2)? {
@@ -260,7 +294,7 @@ impl BranchMenu {
                 }
             }
             if menu.iter().all(|(_, w)| *w == 0) {
-                menu = BRANCH_KINDS.to_vec();
+                menu = all;
             }
         }
         Ok(BranchMenu(menu))
@@ -385,7 +419,11 @@ fn op_of(u: &mut Unstructured<'_>, s: &State, t: &Target, kind: BranchKind) -> R
         }
         BranchKind::Logout => Op::Logout {
             token: access,
-            scope: *u.choose(&[Scope::Local, Scope::Global, Scope::Others])?,
+            scope: if s.choices.logout_scopes {
+                *u.choose(&[Scope::Local, Scope::Global, Scope::Others])?
+            } else {
+                Scope::Local
+            },
         },
         BranchKind::Revoke => Op::Revoke {
             token: if u.ratio(1, 2)? {

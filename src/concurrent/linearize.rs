@@ -5,8 +5,9 @@
 //! state)), run separately per user: operations on different accounts commute in this model, so
 //! each user's sub-history must be linearizable on its own (P-compositionality).
 
-use super::{outcome_of, Event};
-use crate::driver::Handles;
+use super::Event;
+use crate::adapter::Observability;
+use crate::driver::{outcome_of, Handles};
 use crate::model::accounts::canonical;
 use crate::model::{Op, Outcome, State, Token};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -37,8 +38,14 @@ pub struct DeadEnd {
 
 const MAX_DEAD_ENDS: usize = 12;
 
-/// Checks `events` from the model state and driver handles the prefix left.
-pub fn check(state: &State, handles: &Handles, events: &[Event]) -> Verdict {
+/// Checks `events` from the model state and driver handles the prefix left, comparing answers
+/// as the API can show them (`observability`).
+pub fn check(
+    state: &State,
+    handles: &Handles,
+    events: &[Event],
+    observability: &Observability,
+) -> Verdict {
     let mut verdict = Verdict {
         linearizable: true,
         ..Verdict::default()
@@ -46,6 +53,7 @@ pub fn check(state: &State, handles: &Handles, events: &[Event]) -> Verdict {
     for part in partitions(state, events) {
         let mut search = Search {
             events,
+            observability,
             part: &part,
             visited: HashSet::new(),
             dead_ends: Vec::new(),
@@ -122,6 +130,7 @@ fn token_user(
 
 struct Search<'a> {
     events: &'a [Event],
+    observability: &'a Observability,
     part: &'a [usize],
     visited: HashSet<u64>,
     dead_ends: Vec<DeadEnd>,
@@ -164,8 +173,9 @@ impl Search<'_> {
             let mut next = state.clone();
             let expected = next.apply(&op);
             let mut next_handles = handles.clone();
-            let actual = outcome_of(&e.op, &e.raw, &mut next_handles);
-            if actual.as_ref() != Ok(&expected) {
+            let actual = outcome_of(&op, &e.raw, &mut next_handles, &state.choices);
+            let seen = |o: &crate::model::Outcome| self.observability.project(o);
+            if actual.as_ref().map(seen) != Ok(seen(&expected)) {
                 if self.dead_ends.len() < MAX_DEAD_ENDS {
                     self.dead_ends.push(DeadEnd {
                         order: order.clone(),

@@ -15,54 +15,13 @@ pub mod generate;
 pub mod linearize;
 pub mod shrink;
 
+use crate::adapter::{Adapter, Answer, Caller, Prepare};
 use crate::coverage::Coverage;
-use crate::driver::handles::Issued;
-use crate::driver::{DriverError, Flaw, Handles, InProcess, Mode, StoreKind};
+use crate::driver::{Connection, DriverError, Handles, Mode};
 use crate::lockstep::{self, Failure};
-use crate::model::{Aal, Op, Outcome, Params, Reason, State, Token};
+use crate::model::{Op, Params, Profile, State, Token};
 use crate::trace::{Line, Trace};
-
-/// A raw answer of the service: concrete tokens and ids, before abstraction.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Raw {
-    Registered,
-    Tokens {
-        session_id: String,
-        access: String,
-        refresh: String,
-        aal: Aal,
-    },
-    Challenge {
-        id: String,
-        code: Option<String>,
-    },
-    Principal {
-        username: String,
-        aal: Aal,
-        session_id: String,
-    },
-    /// Reauthenticated, logged out, revoked, admin done.
-    Done,
-    Rejected(Reason),
-    /// The service failed (5xx, store error, panic).
-    Failed(String),
-}
-
-impl std::fmt::Display for Raw {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Raw::Tokens { session_id, .. } => write!(f, "tokens of session {session_id}"),
-            Raw::Principal {
-                username,
-                session_id,
-                ..
-            } => write!(f, "authorized {username:?} (session {session_id})"),
-            Raw::Challenge { .. } => write!(f, "mfa-required"),
-            Raw::Rejected(r) => write!(f, "{}", Outcome::Rejected(*r)),
-            other => write!(f, "{other:?}"),
-        }
-    }
-}
+use std::sync::Arc;
 
 /// One operation of a concurrent history.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,7 +30,7 @@ pub struct Event {
     /// Position in its branch.
     pub index: usize,
     pub op: Op,
-    pub raw: Raw,
+    pub raw: Answer,
     /// Logical invocation and response times: `a` happened before `b` iff `a.ret < b.call`.
     pub call: u64,
     pub ret: u64,
@@ -79,10 +38,11 @@ pub struct Event {
     pub after: bool,
 }
 
-/// Runs `branches` at once as tasks on `rt`: each branch's operations one after another through
-/// `call` (given the operation and the branch's earlier answers), each recorded with logical
-/// call and return times; then, once every branch has returned, the `suffix` one after another
-/// (recorded as branch number `branches.len()`). The history comes back in call order.
+/// Runs `branches` at once on `rt` (one future per branch, polled together — on a one-thread
+/// runtime the interleaving is decided only where the service yields): each branch's
+/// operations one after another through `call` (given the operation and the branch's earlier
+/// answers), each recorded with logical call and return times; then, once every branch has
+/// returned, the `suffix` one after another. The history comes back in call order.
 pub fn record<F, Fut>(
     rt: &tokio::runtime::Runtime,
     branches: &[Vec<Op>],
@@ -90,56 +50,94 @@ pub fn record<F, Fut>(
     call: F,
 ) -> Vec<Event>
 where
-    F: Fn(Op, Vec<Raw>) -> Fut + Clone + Send + 'static,
-    Fut: std::future::Future<Output = Raw> + Send,
+    F: Fn(Op, Vec<Answer>) -> Fut,
+    Fut: std::future::Future<Output = Answer>,
 {
     use std::sync::atomic::{AtomicU64, Ordering};
-    let ticks = std::sync::Arc::new(AtomicU64::new(0));
+    let ticks = AtomicU64::new(0);
+    let run = |branch: usize, ops: Vec<Op>, after: bool| {
+        let (call, ticks) = (&call, &ticks);
+        async move {
+            let mut answers: Vec<Answer> = Vec::new();
+            let mut events = Vec::new();
+            for (index, op) in ops.into_iter().enumerate() {
+                let start = ticks.fetch_add(1, Ordering::SeqCst);
+                let raw = call(op.clone(), answers.clone()).await;
+                let ret = ticks.fetch_add(1, Ordering::SeqCst);
+                answers.push(raw.clone());
+                events.push(Event {
+                    branch,
+                    index,
+                    op,
+                    raw,
+                    call: start,
+                    ret,
+                    after,
+                });
+            }
+            events
+        }
+    };
     let per_branch: Vec<Vec<Event>> = rt.block_on(async {
-        let mut set = tokio::task::JoinSet::new();
-        for (branch, ops) in branches.iter().cloned().enumerate() {
-            let (call, ticks) = (call.clone(), ticks.clone());
-            set.spawn(async move {
-                let mut answers: Vec<Raw> = Vec::new();
-                let mut events = Vec::new();
-                for (index, op) in ops.into_iter().enumerate() {
-                    let start = ticks.fetch_add(1, Ordering::SeqCst);
-                    let raw = call(op.clone(), answers.clone()).await;
-                    let ret = ticks.fetch_add(1, Ordering::SeqCst);
-                    answers.push(raw.clone());
-                    events.push(Event {
-                        branch,
-                        index,
-                        op,
-                        raw,
-                        call: start,
-                        ret,
-                        after: false,
-                    });
-                }
-                events
-            });
-        }
-        let mut all = set.join_all().await;
-        let mut after = Vec::new();
-        for (index, op) in suffix.iter().enumerate() {
-            let start = ticks.fetch_add(1, Ordering::SeqCst);
-            let raw = call(op.clone(), Vec::new()).await;
-            let ret = ticks.fetch_add(1, Ordering::SeqCst);
-            after.push(Event {
-                branch: branches.len(),
-                index,
-                op: op.clone(),
-                raw,
-                call: start,
-                ret,
-                after: true,
-            });
-        }
-        all.push(after);
+        let mut all = futures::future::join_all(
+            branches
+                .iter()
+                .cloned()
+                .enumerate()
+                .map(|(b, ops)| run(b, ops, false)),
+        )
+        .await;
+        all.push(run(branches.len(), suffix.to_vec(), true).await);
         all
     });
     let mut events: Vec<Event> = per_branch.into_iter().flatten().collect();
+    events.sort_by_key(|e| e.call);
+    events
+}
+
+/// As [`record`], with one OS thread per branch calling `caller` (real concurrency for any
+/// service that takes requests from several threads at once).
+pub fn record_threads(
+    caller: &dyn Caller,
+    branches: &[Vec<Op>],
+    suffix: &[Op],
+    prepare: &Prepare<'_>,
+) -> Vec<Event> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let ticks = AtomicU64::new(0);
+    let run = |branch: usize, ops: &[Op], after: bool| {
+        let mut answers: Vec<Answer> = Vec::new();
+        let mut events = Vec::new();
+        for (index, op) in ops.iter().enumerate() {
+            let request = prepare(op, &answers);
+            let call = ticks.fetch_add(1, Ordering::SeqCst);
+            let raw = caller.call(&request);
+            let ret = ticks.fetch_add(1, Ordering::SeqCst);
+            answers.push(raw.clone());
+            events.push(Event {
+                branch,
+                index,
+                op: op.clone(),
+                raw,
+                call,
+                ret,
+                after,
+            });
+        }
+        events
+    };
+    let mut events: Vec<Event> = std::thread::scope(|scope| {
+        let handles: Vec<_> = branches
+            .iter()
+            .enumerate()
+            .map(|(b, ops)| scope.spawn(move || run(b, ops, false)))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    events.extend(run(branches.len(), suffix, true));
     events.sort_by_key(|e| e.call);
     events
 }
@@ -228,10 +226,10 @@ impl Case {
 
 /// The concrete string for a branch token: prefix handles from `handles`, local ones from the
 /// branch's earlier answers.
-pub fn render_local(token: &Token, handles: &Handles, earlier: &[Raw]) -> String {
+pub fn render_local(token: &Token, handles: &Handles, earlier: &[Answer]) -> String {
     match token {
         Token::Local { op, refresh } => match earlier.get(*op) {
-            Some(Raw::Tokens {
+            Some(Answer::Tokens {
                 access, refresh: r, ..
             }) => {
                 if *refresh {
@@ -249,66 +247,6 @@ pub fn render_local(token: &Token, handles: &Handles, earlier: &[Raw]) -> String
         }
         other => handles.render(other),
     }
-}
-
-/// The outcome a raw answer stands for, numbering new handles in `handles` (so the numbering
-/// follows whatever order the checker is trying).
-pub fn outcome_of(op: &Op, raw: &Raw, handles: &mut Handles) -> Result<Outcome, DriverError> {
-    Ok(match raw {
-        Raw::Registered => Outcome::Registered,
-        Raw::Tokens {
-            session_id,
-            access,
-            refresh,
-            aal,
-        } => {
-            let issued = Issued {
-                session_id,
-                access_token: access,
-                refresh_token: refresh,
-            };
-            match op {
-                Op::Login { .. } | Op::VerifyMfa { .. } => Outcome::Issued {
-                    session: handles.new_session(issued)?,
-                    aal: *aal,
-                },
-                Op::ChangePassword { .. } => {
-                    let (session, generation) = handles.rotated(issued)?;
-                    Outcome::PasswordChanged {
-                        session,
-                        generation,
-                    }
-                }
-                _ => {
-                    let (session, generation) = handles.rotated(issued)?;
-                    Outcome::Refreshed {
-                        session,
-                        generation,
-                    }
-                }
-            }
-        }
-        Raw::Challenge { id, code } => Outcome::MfaRequired {
-            challenge: handles.new_challenge(id, code.clone())?,
-        },
-        Raw::Principal {
-            username,
-            aal,
-            session_id,
-        } => Outcome::Authorized {
-            user: username.clone(),
-            aal: *aal,
-            session: handles.session(session_id)?,
-        },
-        Raw::Done => match op {
-            Op::Reauthenticate { .. } => Outcome::Reauthenticated,
-            Op::Logout { .. } => Outcome::LoggedOut,
-            Op::Revoke { .. } => Outcome::Revoked,
-            _ => Outcome::Done,
-        },
-        Raw::Rejected(r) => Outcome::Rejected(*r),
-        Raw::Failed(m) => return Err(DriverError::Service(m.clone())),
-    })
 }
 
 /// How one concurrent case ended.
@@ -330,16 +268,51 @@ impl CaseResult {
     }
 }
 
-/// Where a concurrent case runs.
-#[derive(Debug, Clone)]
+/// Where and how concurrent cases run.
+#[derive(Clone)]
 pub struct Setup {
-    pub store: StoreKind,
-    /// Protocol numbers: `None` draws them per case (parameter swarm), `Some` fixes them.
-    pub params: Option<Params>,
+    pub adapter: Arc<dyn Adapter>,
+    /// The protocol (choices, and the numbers unless they are drawn).
+    pub profile: Profile,
+    /// Draw the protocol numbers per case (parameter swarm) instead of the profile's.
+    pub vary_params: bool,
     pub mode: Mode,
-    pub flaw: Option<Flaw>,
-    /// Over HTTP instead of in process (real concurrency only: the server schedules itself).
-    pub http: Option<crate::driver::HttpTarget>,
+}
+
+impl Setup {
+    /// How branches actually run: deterministic only where the adapter can schedule them.
+    pub fn effective_mode(&self) -> Mode {
+        if self.mode == Mode::Deterministic && self.adapter.capabilities().scheduling {
+            Mode::Deterministic
+        } else {
+            Mode::Real
+        }
+    }
+
+    /// The numbers cases are generated under: `None` draws them.
+    pub fn params(&self) -> Option<Params> {
+        (!self.vary_params).then_some(self.profile.params)
+    }
+
+    /// The profile with a case's numbers.
+    fn profile_for(&self, case: &Case) -> Profile {
+        Profile {
+            params: case.params,
+            ..self.profile.clone()
+        }
+    }
+
+    /// The case of `case_seed` for this setup.
+    pub fn case(&self, case_seed: u64) -> Case {
+        generate::case(
+            case_seed,
+            &generate::Settings {
+                params: self.params(),
+                choices: self.profile.choices,
+                caps: self.adapter.capabilities(),
+            },
+        )
+    }
 }
 
 /// Runs one case: the prefix in lockstep, then the branches concurrently, then the checker.
@@ -361,51 +334,27 @@ pub fn run_case_covered(
     schedule_seed: u64,
     mut coverage: Option<&mut Coverage>,
 ) -> Result<CaseResult, DriverError> {
-    if let Some(http) = &setup.http {
-        let mut driver = crate::driver::HttpDriver::new(http, case.params, token_seed)?;
-        let run = lockstep::run(
-            &mut driver,
-            case.params,
-            &case.prefix,
-            coverage.as_deref_mut(),
-        );
-        if let Some(f) = run.failure {
-            return Ok(CaseResult::Prefix(f));
-        }
-        let mut state = State::new(case.params);
-        case.prefix.iter().for_each(|op| drop(state.apply(op)));
-        let handles = driver.handles().clone();
-        let events = driver.run_concurrent(&case.branches, &case.suffix)?;
-        if let Some(c) = coverage {
-            record_races(c, &state, &events);
-        }
-        let verdict = linearize::check(&state, &handles, &events);
-        return Ok(if verdict.linearizable {
-            CaseResult::Pass
-        } else {
-            CaseResult::NotLinearizable { events, verdict }
-        });
-    }
-    let mut driver = InProcess::with_flaw(setup.store, case.params, token_seed, setup.flaw)?;
-    let run = lockstep::run(
-        &mut driver,
-        case.params,
-        &case.prefix,
-        coverage.as_deref_mut(),
-    );
+    let profile = setup.profile_for(case);
+    let mut driver = Connection::start(setup.adapter.as_ref(), &profile, token_seed)?;
+    let run = lockstep::run_with(&mut driver, &profile, &case.prefix, coverage.as_deref_mut());
     if let Some(f) = run.failure {
         return Ok(CaseResult::Prefix(f));
     }
-    let mut state = State::new(case.params);
+    let mut state = State::with_choices(case.params, profile.choices);
     for op in &case.prefix {
         state.apply(op);
     }
     let handles = driver.handles().clone();
-    let events = driver.run_concurrent(&case.branches, &case.suffix, setup.mode, schedule_seed)?;
+    let events = driver.run_concurrent(
+        &case.branches,
+        &case.suffix,
+        setup.effective_mode(),
+        schedule_seed,
+    )?;
     if let Some(c) = coverage {
         record_races(c, &state, &events);
     }
-    let verdict = linearize::check(&state, &handles, &events);
+    let verdict = linearize::check(&state, &handles, &events, &setup.adapter.observability());
     Ok(if verdict.linearizable {
         CaseResult::Pass
     } else {
@@ -482,7 +431,7 @@ pub fn campaign(
         failure: None,
     };
     for i in (0..cases).filter(|i| shard.takes(*i)) {
-        let case = generate::case(crate::campaign::case_seed(seed, i), setup.params);
+        let case = setup.case(crate::campaign::case_seed(seed, i));
         run.ops += case.len() as u64;
         run.cases += 1;
         progress(run.cases);
@@ -508,7 +457,7 @@ pub fn check_case(
     case: Case,
     coverage: Option<&mut Coverage>,
 ) -> Option<ConcurrentFailure> {
-    let tries = if setup.mode == Mode::Real || setup.http.is_some() {
+    let tries = if setup.effective_mode() == Mode::Real {
         3
     } else {
         2

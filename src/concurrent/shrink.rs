@@ -13,7 +13,7 @@ pub fn shrink(
     token_seed: u64,
     schedule_seed: u64,
 ) -> (Case, u64, CaseResult) {
-    let tries = if setup.mode == Mode::Real || setup.http.is_some() {
+    let tries = if setup.effective_mode() == Mode::Real {
         5
     } else {
         16
@@ -26,7 +26,10 @@ pub fn shrink(
     loop {
         let mut progress = false;
         let size = measure(&case);
-        for candidate in candidates(&case).into_iter().filter(|c| measure(c) < size) {
+        for candidate in candidates(&case, &setup.profile)
+            .into_iter()
+            .filter(|c| measure(c) < size)
+        {
             // The seed that failed first, then a few others.
             if let Some((s, r)) = fails(setup, &candidate, token_seed, seed, 1)
                 .or_else(|| fails(setup, &candidate, token_seed, seed.wrapping_add(1), tries))
@@ -54,7 +57,11 @@ fn measure(case: &Case) -> (usize, usize, usize) {
     (case.len(), ops.len(), case.params.changed().len())
 }
 
-fn candidates(case: &Case) -> Vec<Case> {
+fn candidates(case: &Case, base: &crate::model::Profile) -> Vec<Case> {
+    let profile = crate::model::Profile {
+        params: case.params,
+        ..base.clone()
+    };
     let mut out = Vec::new();
     for b in 0..case.branches.len() {
         if case.branches.len() > 1 {
@@ -107,7 +114,7 @@ fn candidates(case: &Case) -> Vec<Case> {
         .cloned()
         .collect();
     for i in (0..case.prefix.len()).rev() {
-        let Some(rest) = crate::shrink::remove(case.params, &flat, i..i + 1) else {
+        let Some(rest) = crate::shrink::remove(&profile, &flat, i..i + 1) else {
             continue;
         };
         if rest.len() + 1 != flat.len() {
@@ -127,7 +134,7 @@ fn candidates(case: &Case) -> Vec<Case> {
             branches,
             suffix,
         };
-        if usable(&c) {
+        if usable(&c, &profile) {
             out.push(c);
         }
     }
@@ -140,7 +147,7 @@ fn candidates(case: &Case) -> Vec<Case> {
         b
     };
     for i in 0..case.prefix.len() {
-        let Some(kept) = crate::shrink::plain_account(case.params, &flat, i) else {
+        let Some(kept) = crate::shrink::plain_account(&profile, &flat, i) else {
             continue;
         };
         // Branch ops keep their positions (a dropped one would renumber `local#` refs).
@@ -161,7 +168,7 @@ fn candidates(case: &Case) -> Vec<Case> {
             branches: bounds.windows(2).map(|w| part(w[0], w[1])).collect(),
             suffix: part(bounds[bounds.len() - 1], flat.len()),
         };
-        if usable(&c) {
+        if usable(&c, &profile) {
             out.push(c);
         }
     }
@@ -178,7 +185,7 @@ fn candidates(case: &Case) -> Vec<Case> {
             params,
             ..case.clone()
         };
-        if usable(&c) {
+        if usable(&c, &profile) {
             out.push(c);
         }
     }
@@ -187,13 +194,17 @@ fn candidates(case: &Case) -> Vec<Case> {
 
 /// Whether the prefix is valid under the case's numbers and every later op names only what
 /// the prefix issued (or its own branch's answers, or nothing real).
-fn usable(c: &Case) -> bool {
-    crate::shrink::valid(c.params, &c.prefix)
+fn usable(c: &Case, profile: &crate::model::Profile) -> bool {
+    let profile = crate::model::Profile {
+        params: c.params,
+        ..profile.clone()
+    };
+    crate::shrink::valid(&profile, &c.prefix)
         && c.branches
             .iter()
             .flatten()
             .chain(&c.suffix)
-            .all(|op| op.token().is_none_or(|t| issued_after(c, t)))
+            .all(|op| op.token().is_none_or(|t| issued_after(c, &profile, t)))
 }
 
 /// A branch without op `i`; later local references are renumbered, references to `i` dropped.
@@ -225,8 +236,8 @@ fn references_local(branch: &[Op], j: usize) -> bool {
 }
 
 /// Whether a branch token names something the prefix issued (or is local or hostile).
-fn issued_after(case: &Case, t: &Token) -> bool {
-    let mut state = crate::model::State::new(case.params);
+fn issued_after(case: &Case, profile: &crate::model::Profile, t: &Token) -> bool {
+    let mut state = crate::model::State::with_choices(case.params, profile.choices);
     for op in &case.prefix {
         state.apply(op);
     }

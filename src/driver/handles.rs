@@ -15,6 +15,9 @@ pub struct Handles {
     refresh_index: HashMap<String, (usize, u64)>,
     latest_generation: Vec<u64>,
     access: Vec<String>,
+    /// The session each access token belongs to.
+    access_session: Vec<usize>,
+    access_index: HashMap<String, usize>,
     challenges: Vec<String>,
     codes: Vec<Option<String>>,
     seen: HashSet<String>,
@@ -22,37 +25,56 @@ pub struct Handles {
 
 /// Tokens of a successful login, refresh or password change, as the service returned them.
 pub struct Issued<'a> {
-    pub session_id: &'a str,
+    /// `None` when the API does not name sessions.
+    pub session_id: Option<&'a str>,
     pub access_token: &'a str,
     pub refresh_token: &'a str,
 }
 
 impl Handles {
-    /// A brand-new session: its id and both tokens must never have been seen.
+    /// A brand-new session: its id and both tokens must never have been seen. (An API without
+    /// session ids gets one made up, in the order sessions appear.)
     pub fn new_session(&mut self, t: Issued<'_>) -> Result<usize, DriverError> {
-        if self.session_index.contains_key(t.session_id) {
+        let session = self.session_ids.len();
+        let id = t
+            .session_id
+            .map_or_else(|| format!("session-{session}"), str::to_owned);
+        if self.session_index.contains_key(&id) {
             return Err(DriverError::Violation(format!(
-                "session id {} issued twice",
-                t.session_id
+                "session id {id} issued twice"
             )));
         }
-        let session = self.session_ids.len();
-        self.session_ids.push(t.session_id.to_owned());
-        self.session_index.insert(t.session_id.to_owned(), session);
+        self.session_ids.push(id.clone());
+        self.session_index.insert(id, session);
         self.latest_generation.push(0);
         self.fresh(t.refresh_token, "refresh token")?;
         self.refresh
             .insert((session, 0), t.refresh_token.to_owned());
         self.refresh_index
             .insert(t.refresh_token.to_owned(), (session, 0));
-        self.new_access(t.access_token)?;
+        self.new_access(t.access_token, session)?;
         Ok(session)
     }
 
     /// Tokens for an existing session: returns (session, generation of the refresh token). A
-    /// refresh token seen before keeps its generation; a new one is the next generation.
-    pub fn rotated(&mut self, t: Issued<'_>) -> Result<(usize, u64), DriverError> {
-        let session = self.session(t.session_id)?;
+    /// refresh token seen before keeps its generation; a new one is the next generation. The
+    /// session is the one the answer names, or — for an API without session ids — `presented`,
+    /// the session of the token the request presented. `same_pair` allows the access token to
+    /// be one handed out before for this session (a grace retry that returns the same pair).
+    pub fn rotated(
+        &mut self,
+        t: Issued<'_>,
+        presented: Option<usize>,
+        same_pair: bool,
+    ) -> Result<(usize, u64), DriverError> {
+        let session = match t.session_id {
+            Some(id) => self.session(id)?,
+            None => presented
+                .filter(|s| *s < self.session_ids.len())
+                .ok_or_else(|| {
+                    DriverError::Violation("tokens for a token that names no session".into())
+                })?,
+        };
         let generation = match self.refresh_index.get(t.refresh_token) {
             Some(&(s, g)) if s == session => g,
             Some(&(s, _)) => {
@@ -71,8 +93,16 @@ impl Handles {
                 g
             }
         };
-        self.new_access(t.access_token)?;
+        match self.access_index.get(t.access_token) {
+            Some(&k) if same_pair && self.access_session[k] == session => {}
+            _ => self.new_access(t.access_token, session)?,
+        }
         Ok((session, generation))
+    }
+
+    /// The session an access token handle belongs to.
+    pub fn session_of_access(&self, k: usize) -> Option<usize> {
+        self.access_session.get(k).copied()
     }
 
     /// The handle of a session the service names (it must be one it issued).
@@ -164,9 +194,12 @@ impl Handles {
         }
     }
 
-    fn new_access(&mut self, token: &str) -> Result<(), DriverError> {
+    fn new_access(&mut self, token: &str, session: usize) -> Result<(), DriverError> {
         self.fresh(token, "access token")?;
+        self.access_index
+            .insert(token.to_owned(), self.access.len());
         self.access.push(token.to_owned());
+        self.access_session.push(session);
         Ok(())
     }
 

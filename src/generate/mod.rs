@@ -25,8 +25,8 @@ pub mod values;
 
 pub use values::{INVALID_NAMES, NAMES, PASSWORDS, WEAK_PASSWORDS};
 
-use crate::driver::Capabilities;
-use crate::model::{Op, OpKind, Params, State};
+use crate::adapter::Capabilities;
+use crate::model::{Choices, Op, OpKind, Params, State};
 use arbitrary::{Result, Unstructured};
 use swarm::Swarm;
 use time::RecentCalls;
@@ -49,17 +49,20 @@ pub struct Settings {
     pub params: Option<Params>,
     /// Draw each case's length (most short, some up to `max_ops`), or always run to `max_ops`.
     pub vary_length: bool,
+    /// The protocol choices: the generator spends nothing on what they switch off.
+    pub choices: Choices,
 }
 
 impl Settings {
     /// A campaign's settings for a target: numbers drawn per case when the target can be
     /// configured with them, lengths varied.
-    pub fn campaign(caps: Capabilities, max_ops: usize) -> Self {
+    pub fn campaign(caps: Capabilities, max_ops: usize, choices: Choices) -> Self {
         Settings {
             caps,
             max_ops,
             params: (!caps.params).then(Params::default),
             vary_length: true,
+            choices,
         }
     }
 }
@@ -76,8 +79,9 @@ pub fn plan(u: &mut Unstructured<'_>, settings: &Settings) -> Plan {
     } else {
         settings.max_ops
     };
-    let swarm = Swarm::draw(u, settings.caps).unwrap_or_else(|_| Swarm::full(settings.caps));
-    let ops = Generator::new(params, settings.caps, swarm).run(u, len);
+    let (caps, choices) = (settings.caps, settings.choices);
+    let swarm = Swarm::draw(u, caps, choices).unwrap_or_else(|_| Swarm::full(caps, choices));
+    let ops = Generator::new(params, choices, caps, swarm).run(u, len);
     Plan { params, ops }
 }
 
@@ -94,8 +98,9 @@ pub fn generate_for(
     max_ops: usize,
     caps: Capabilities,
 ) -> Vec<Op> {
-    let swarm = Swarm::draw(u, caps).unwrap_or_else(|_| Swarm::full(caps));
-    Generator::new(params, caps, swarm).run(u, max_ops)
+    let choices = Choices::default();
+    let swarm = Swarm::draw(u, caps, choices).unwrap_or_else(|_| Swarm::full(caps, choices));
+    Generator::new(params, choices, caps, swarm).run(u, max_ops)
 }
 
 /// Six cases in eight run to 60 operations, one to 150, one to `max` (hundreds): long
@@ -119,9 +124,9 @@ pub struct Generator {
 }
 
 impl Generator {
-    pub fn new(params: Params, caps: Capabilities, swarm: Swarm) -> Self {
+    pub fn new(params: Params, choices: Choices, caps: Capabilities, swarm: Swarm) -> Self {
         Generator {
-            state: State::new(params),
+            state: State::with_choices(params, choices),
             caps,
             swarm,
             recent: RecentCalls::default(),
@@ -133,9 +138,10 @@ impl Generator {
     ///
     /// [`run`]: Generator::run
     pub fn resume(state: State, caps: Capabilities, swarm: Swarm) -> Self {
+        let choices = state.choices;
         Generator {
             state,
-            ..Generator::new(Params::default(), caps, swarm)
+            ..Generator::new(Params::default(), choices, caps, swarm)
         }
     }
 

@@ -12,7 +12,7 @@
 use super::swarm::Swarm;
 use super::time::{self, RecentCalls};
 use super::values;
-use crate::driver::Capabilities;
+use crate::adapter::Capabilities;
 use crate::model::accounts::canonical;
 use crate::model::{
     Code, CounterKind, DeadlineKind, Op, OpKind, Scope, State, Subject, Token, Upstream, Version,
@@ -32,7 +32,7 @@ pub fn one(
         OpKind::Register => {
             // Cases that verify codes want MFA accounts; without our provider nobody could
             // read the codes.
-            let share = if !caps.otp {
+            let share = if !caps.mfa || !s.choices.mfa {
                 (0, 1)
             } else if swarm.enabled(OpKind::VerifyMfa) {
                 (2, 3)
@@ -66,7 +66,11 @@ pub fn one(
         }
         OpKind::Logout => Op::Logout {
             token: values::access_token(u, s)?,
-            scope: *u.choose(&[Scope::Local, Scope::Local, Scope::Others, Scope::Global])?,
+            scope: if s.choices.logout_scopes {
+                *u.choose(&[Scope::Local, Scope::Local, Scope::Others, Scope::Global])?
+            } else {
+                Scope::Local
+            },
         },
         OpKind::Revoke => Op::Revoke {
             token: values::any_token(u, s)?,

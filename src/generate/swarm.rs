@@ -7,8 +7,8 @@
 //! need (an account to log in to, a session to refresh, a challenge to verify) stay available
 //! while that need is unmet.
 
-use crate::driver::Capabilities;
-use crate::model::{OpKind, State};
+use crate::adapter::Capabilities;
+use crate::model::{Choices, OpKind, State};
 use arbitrary::{Result, Unstructured};
 
 /// Every kind the generator chooses between, with its weight in the default mix.
@@ -50,20 +50,21 @@ pub struct Swarm {
 }
 
 impl Swarm {
-    /// The default mix, every kind the target can run at its base weight.
-    pub fn full(caps: Capabilities) -> Self {
+    /// The default mix: every kind the target can run and the profile has, at its base
+    /// weight.
+    pub fn full(caps: Capabilities, choices: Choices) -> Self {
         Swarm {
             weights: BASE
                 .iter()
-                .map(|&(k, w)| (k, if runnable(k, caps) { w } else { 0 }))
+                .map(|&(k, w)| (k, if runnable(k, caps, choices) { w } else { 0 }))
                 .collect(),
         }
     }
 
     /// A third of cases keep the full mix; the others switch each kind off with probability
     /// 1/2 and weight the rest ×1 or ×4.
-    pub fn draw(u: &mut Unstructured<'_>, caps: Capabilities) -> Result<Self> {
-        let mut swarm = Swarm::full(caps);
+    pub fn draw(u: &mut Unstructured<'_>, caps: Capabilities, choices: Choices) -> Result<Self> {
+        let mut swarm = Swarm::full(caps, choices);
         if u.ratio(1, 3)? {
             return Ok(swarm);
         }
@@ -75,7 +76,7 @@ impl Swarm {
             };
         }
         if swarm.weights.iter().all(|(_, w)| *w == 0) {
-            swarm = Swarm::full(caps);
+            swarm = Swarm::full(caps, choices);
         }
         Ok(swarm)
     }
@@ -118,7 +119,7 @@ impl Swarm {
         }
         // Set-up moves for what the enabled kinds need.
         let wants_session = NEEDS_SESSION.iter().any(|k| self.enabled(*k));
-        let wants_challenge = self.enabled(OpKind::VerifyMfa) && caps.otp;
+        let wants_challenge = self.enabled(OpKind::VerifyMfa) && caps.mfa;
         if !has_accounts {
             ensure(&mut menu, OpKind::Register, 60);
         } else if (wants_session && !live_sessions) || (wants_challenge && !open_challenges) {
@@ -142,13 +143,18 @@ fn ensure(menu: &mut Vec<(OpKind, u32)>, kind: OpKind, w: u32) {
     }
 }
 
-/// Whether a target with `caps` can run `kind` at all.
-pub fn runnable(kind: OpKind, caps: Capabilities) -> bool {
+/// Whether a target with `caps` can run `kind` at all, and the profile has it.
+pub fn runnable(kind: OpKind, caps: Capabilities, choices: Choices) -> bool {
     match kind {
         OpKind::Tick => caps.clock,
         OpKind::Deploy | OpKind::Restart => caps.lifecycle,
-        OpKind::UpstreamFault | OpKind::VerifyMfa => caps.otp,
-        OpKind::AdminDisable | OpKind::AdminEnable | OpKind::AdminUnlock => caps.admin,
+        OpKind::UpstreamFault => caps.upstream_faults && choices.mfa,
+        OpKind::VerifyMfa => caps.mfa && choices.mfa,
+        OpKind::AdminDisable | OpKind::AdminEnable | OpKind::AdminUnlock => {
+            caps.admin && choices.admin
+        }
+        OpKind::Sensitive | OpKind::Reauthenticate => choices.step_up,
+        OpKind::ChangePassword => choices.password_change,
         _ => true,
     }
 }

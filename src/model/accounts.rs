@@ -81,7 +81,7 @@ impl State {
             name,
             Account {
                 password,
-                mfa,
+                mfa: mfa && self.choices.mfa,
                 disabled: false,
                 failures: 0,
                 locked_until: None,
@@ -92,7 +92,8 @@ impl State {
 
     /// Rule 9 order: unknown user → locked → wrong password (counted) → disabled → MFA.
     pub(super) fn login(&mut self, user: &str, password: &str) -> Outcome {
-        let (now, p) = (self.now, self.params);
+        use super::profile::Lockout;
+        let (now, p, lockout) = (self.now, self.params, self.choices.lockout);
         let Some(name) = canonical(user) else {
             return Outcome::Rejected(Reason::InvalidCredentials);
         };
@@ -101,13 +102,19 @@ impl State {
         };
         if let Some(until) = account.locked_until {
             if super::deadlines::valid(now, until) {
-                return Outcome::Rejected(Reason::Locked);
+                return Outcome::Rejected(match lockout {
+                    Lockout::AsInvalidCredentials => Reason::InvalidCredentials,
+                    _ => Reason::Locked,
+                });
             }
             // The lock lapsed at `until`: it and the count are gone.
             account.locked_until = None;
             account.failures = 0;
         }
         if prepared(password).as_deref() != Some(account.password.as_str()) {
+            if lockout == Lockout::None {
+                return Outcome::Rejected(Reason::InvalidCredentials);
+            }
             account.failures += 1;
             if account.failures >= p.lockout_threshold {
                 account.locked_until = Some(now.saturating_add(p.lockout_duration));
@@ -144,8 +151,10 @@ impl State {
         if let Some(account) = self.accounts.get_mut(&name) {
             account.disabled = true;
         }
-        for s in self.sessions.iter_mut().filter(|s| s.user == name) {
-            s.revoked = true;
+        if self.choices.disable_ends_sessions {
+            for s in self.sessions.iter_mut().filter(|s| s.user == name) {
+                s.revoked = true;
+            }
         }
         // A login in progress dies with the account (README decision).
         for c in self.challenges.iter_mut().filter(|c| c.user == name) {

@@ -36,7 +36,8 @@ impl State {
     /// Every counter that can still move: accounts not locked now, challenges still open.
     pub fn counters(&self) -> Vec<Counter> {
         let mut out = Vec::new();
-        for (name, a) in &self.accounts {
+        let lockout = self.choices.lockout != super::profile::Lockout::None;
+        for (name, a) in self.accounts.iter().filter(|_| lockout) {
             let locked = a.locked_until.is_some_and(|u| valid(self.now, u));
             if !locked {
                 // A lapsed lock resets the count at the next login.

@@ -12,6 +12,7 @@
 //! | [`params`] | the protocol's numbers (the DESIGN §3 table) and their `key=value` form |
 //! | [`deadlines`] | "a timestamp t is valid iff now < t"; idle and absolute timeouts; every pending deadline of a state |
 //! | [`counters`] | wrong passwords and wrong codes toward their limits |
+//! | [`profile`] | the named protocol choices other services make, and profiles in TOML |
 //! | [`invariants`] | properties checked after every step |
 //!
 //! Where DESIGN is silent the model encodes the decisions listed in the README ("Decisions where
@@ -26,6 +27,7 @@ pub mod mfa;
 pub mod op;
 pub mod outcome;
 pub mod params;
+pub mod profile;
 pub mod sessions;
 
 pub use counters::{Counter, CounterKind};
@@ -33,6 +35,7 @@ pub use deadlines::{Deadline, DeadlineKind, Subject};
 pub use op::{Code, Op, OpKind, Scope, Token, Upstream, Version};
 pub use outcome::{design_table, Aal, Grant, Outcome, OutcomeKind, Reason, TokenReason};
 pub use params::Params;
+pub use profile::{Choices, Profile};
 
 use std::collections::BTreeMap;
 
@@ -62,6 +65,9 @@ pub struct Session {
     /// Access tokens of an older epoch are revoked (a password change starts a new epoch).
     pub access_epoch: u64,
     pub revoked: bool,
+    /// Its refresh token was revoked on its own (`revoke = token-pair`): the session cannot
+    /// be refreshed, its other access tokens live on.
+    pub refresh_revoked: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -69,6 +75,10 @@ pub struct AccessToken {
     pub session: usize,
     pub issued_at: u64,
     pub epoch: u64,
+    /// The refresh generation it was issued beside.
+    pub generation: u64,
+    /// Revoked on its own (`revoke = token-pair`).
+    pub revoked: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -83,6 +93,8 @@ pub struct Challenge {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Hash)]
 pub struct State {
     pub params: Params,
+    /// The protocol choices (this repository's protocol unless a profile says otherwise).
+    pub choices: Choices,
     pub now: u64,
     pub version: Version,
     pub upstream: Upstream,
@@ -100,9 +112,19 @@ pub fn step(state: &State, op: &Op) -> (State, Outcome) {
 }
 
 impl State {
+    /// The state before anything happened, under this repository's protocol choices.
     pub fn new(params: Params) -> Self {
         State {
             params,
+            ..State::default()
+        }
+    }
+
+    /// The state before anything happened, under `profile`'s choices and `params`.
+    pub fn with_choices(params: Params, choices: Choices) -> Self {
+        State {
+            params,
+            choices,
             ..State::default()
         }
     }
@@ -173,11 +195,16 @@ impl State {
 
     /// Issues a new access token for `session` and returns its handle.
     fn issue_access(&mut self, session: usize) -> usize {
-        let epoch = self.sessions[session].access_epoch;
+        let (epoch, generation) = {
+            let s = &self.sessions[session];
+            (s.access_epoch, s.generation)
+        };
         self.access.push(AccessToken {
             session,
             issued_at: self.now,
             epoch,
+            generation,
+            revoked: false,
         });
         self.access.len() - 1
     }
@@ -194,6 +221,7 @@ impl State {
             rotated_at: None,
             access_epoch: 0,
             revoked: false,
+            refresh_revoked: false,
         });
         let session = self.sessions.len() - 1;
         self.issue_access(session);

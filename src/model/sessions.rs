@@ -13,7 +13,7 @@ impl State {
         };
         let t = self.access.get(*k).ok_or(TokenReason::Unknown)?;
         let s = &self.sessions[t.session];
-        if s.revoked || t.epoch != s.access_epoch {
+        if s.revoked || t.revoked || t.epoch != s.access_epoch {
             return Err(TokenReason::Revoked);
         }
         if !valid(self.now, t.issued_at.saturating_add(self.params.access_ttl)) {
@@ -31,8 +31,9 @@ impl State {
         };
         let now = self.now;
         let window = self.params.step_up_window;
+        let step_up = self.choices.step_up;
         let s = &mut self.sessions[session];
-        if sensitive && !valid(now, s.auth_time.saturating_add(window)) {
+        if sensitive && step_up && !valid(now, s.auth_time.saturating_add(window)) {
             return Outcome::Rejected(Reason::StepUpRequired);
         }
         s.last_active = now;
@@ -45,7 +46,11 @@ impl State {
 
     /// Rule 3. `g == c` rotates; `g == c-1` within the grace window of that rotation returns the
     /// current generation without advancing; any other `g < c` is reuse and revokes the session.
+    /// (Profile choices: no rotation; a grace retry that returns the same pair; reuse that only
+    /// rejects; a refresh token revoked on its own.)
     pub(super) fn refresh(&mut self, token: &Token) -> Outcome {
+        use super::profile::{GraceRetry, Reuse, Rotation};
+        let choices = self.choices;
         let reject = |g| Outcome::Rejected(Reason::InvalidGrant(g));
         let &Token::Refresh {
             session,
@@ -63,22 +68,33 @@ impl State {
             Err(_) => return reject(Grant::Expired),
             Ok(()) => {}
         }
+        if s.refresh_revoked {
+            return reject(Grant::Revoked);
+        }
         let c = s.generation;
         let in_grace = s
             .rotated_at
             .is_some_and(|at| valid(now, at.saturating_add(p.refresh_grace)));
+        let mut new_access = true;
         if g == c {
-            s.generation += 1;
-            s.rotated_at = Some(now);
+            if choices.rotation == Rotation::Rotate {
+                s.generation += 1;
+                s.rotated_at = Some(now);
+            }
         } else if g + 1 == c && in_grace {
-            // Grace retry: same current generation, a new access token.
+            // Grace retry: same current generation, a new access token (or the same pair).
+            new_access = choices.grace_retry == GraceRetry::NewAccess;
         } else {
-            s.revoked = true;
+            if choices.reuse == Reuse::RevokeSession {
+                s.revoked = true;
+            }
             return reject(Grant::Reuse);
         }
         s.last_active = now;
         let generation = s.generation;
-        self.issue_access(session);
+        if new_access {
+            self.issue_access(session);
+        }
         Outcome::Refreshed {
             session,
             generation,
@@ -107,6 +123,12 @@ impl State {
             Err(r) => return Outcome::Rejected(Reason::Unauthorized(r)),
         };
         let user = self.sessions[session].user.clone();
+        // Without scopes, a logout ends the session it was made from.
+        let scope = if self.choices.logout_scopes {
+            scope
+        } else {
+            Scope::Local
+        };
         for (i, s) in self.sessions.iter_mut().enumerate() {
             let hit = match scope {
                 Scope::Local => i == session,
@@ -121,7 +143,13 @@ impl State {
     }
 
     /// Rule 10: any access or refresh token of a session revokes it; anything else is ignored.
+    /// (Profile choice `revoke = token-pair`: only that token, or the current refresh token with
+    /// the access tokens issued beside it.)
     pub(super) fn revoke(&mut self, token: &Token) -> Outcome {
+        if self.choices.revoke == super::profile::Revoke::TokenPair {
+            self.revoke_pair(token);
+            return Outcome::Revoked;
+        }
         let session = match token {
             Token::Access(k) => self.access.get(*k).map(|t| t.session),
             Token::Refresh {
@@ -138,6 +166,36 @@ impl State {
             self.sessions[s].revoked = true;
         }
         Outcome::Revoked
+    }
+
+    fn revoke_pair(&mut self, token: &Token) {
+        match token {
+            Token::Access(k) => {
+                if let Some(t) = self.access.get_mut(*k) {
+                    t.revoked = true;
+                }
+            }
+            Token::Refresh {
+                session,
+                generation,
+            } => {
+                let Some(s) = self.sessions.get_mut(*session) else {
+                    return;
+                };
+                if *generation != s.generation {
+                    return; // an old refresh token: nothing it could still do
+                }
+                s.refresh_revoked = true;
+                for t in self
+                    .access
+                    .iter_mut()
+                    .filter(|t| t.session == *session && t.generation == *generation)
+                {
+                    t.revoked = true;
+                }
+            }
+            _ => {}
+        }
     }
 
     /// Rule 1 and 5: order unauthorized → wrong old password → weak new password. On success the
@@ -158,9 +216,11 @@ impl State {
         if let Some(account) = self.accounts.get_mut(&user) {
             account.password = new;
         }
-        for (i, s) in self.sessions.iter_mut().enumerate() {
-            if s.user == user && i != session {
-                s.revoked = true;
+        if self.choices.password_change_ends_other_sessions {
+            for (i, s) in self.sessions.iter_mut().enumerate() {
+                if s.user == user && i != session {
+                    s.revoked = true;
+                }
             }
         }
         let s = &mut self.sessions[session];

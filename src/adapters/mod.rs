@@ -1,0 +1,9 @@
+//! The adapters this repository ships, on the seam of [`crate::adapter`]:
+//!
+//! | file | service |
+//! |---|---|
+//! | [`in_process`] | `auth::Service` in this process: either store, a manual clock, a seeded RNG, seeded interleavings, the flaw catalogue |
+//! | [`http`] | the HTTP API of docs/PROTOCOL.md: an `auth-server` we start (test hooks, wiremock as the OTP provider), or any running server as a black box |
+
+pub mod http;
+pub mod in_process;
