@@ -485,12 +485,13 @@ pub fn shrink_failure_with(
 /// Runs the campaign; `progress` is told after every case. Stops at the first failure.
 pub fn check(opts: &CheckOptions, mut progress: impl FnMut(u64)) -> Summary {
     let start = Instant::now();
-    let mut coverage = Coverage::default();
+    let profile = opts.profile();
+    let caps = opts.target.capabilities();
+    let mut coverage = Coverage::scoped(profile.choices, caps);
     let mut total_ops = 0;
     let mut failure = None;
     let mut cases = 0;
     let mut concurrent_cases = 0;
-    let profile = opts.profile();
     let setup = opts
         .target
         .concurrent_setup(&profile, opts.params.is_some(), opts.mode);
@@ -507,7 +508,7 @@ pub fn check(opts: &CheckOptions, mut progress: impl FnMut(u64)) -> Summary {
         % 0xffff_ffff;
     for case in (0..opts.cases).filter(|i| opts.shard.takes(*i)) {
         let case_seed = case_seed(opts.seed, case);
-        if opts.mix.concurrent(case) {
+        if opts.mix.concurrent(case) && caps.concurrency {
             let mut generated = setup.case(case_seed);
             if opts.target.isolates_cases() {
                 generated = generated.isolated(&format!("-{nonce:x}-{case_seed:x}"));

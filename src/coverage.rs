@@ -8,11 +8,17 @@
 //!
 //! Everything is a count under a label, so the JSON of sharded runs adds up (`authcheck merge`).
 
-use crate::model::{design_table, CounterKind, DeadlineKind, Op, OpKind, OutcomeKind, State};
+use crate::adapter::Capabilities;
+use crate::model::{
+    design_table, Choices, CounterKind, DeadlineKind, Op, OpKind, OutcomeKind, State,
+};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Coverage {
+    /// What can be reached at all: the profile's choices and the target's capabilities
+    /// (`None`: everything the DESIGN table lists).
+    scope: Option<(Choices, Capabilities)>,
     counts: BTreeMap<(OpKind, OutcomeKind), u64>,
     deadlines: BTreeMap<(DeadlineKind, i8), u64>,
     limits: BTreeMap<(CounterKind, OpKind), u64>,
@@ -23,6 +29,27 @@ pub struct Coverage {
 pub const OFFSETS: [i8; 3] = [-1, 0, 1];
 
 impl Coverage {
+    /// Coverage of what `choices` and `caps` leave reachable (an API without MFA cannot reach
+    /// `VerifyMfa`; a profile whose lock answers like a wrong password never says `locked`).
+    pub fn scoped(choices: Choices, caps: Capabilities) -> Self {
+        Coverage {
+            scope: Some((choices, caps)),
+            ..Coverage::default()
+        }
+    }
+
+    /// The DESIGN-table pairs in scope.
+    fn table(&self) -> Vec<(OpKind, OutcomeKind)> {
+        let table = design_table();
+        match &self.scope {
+            None => table,
+            Some((choices, caps)) => table
+                .into_iter()
+                .filter(|(op, outcome)| reachable(*op, *outcome, choices, caps))
+                .collect(),
+        }
+    }
+
     pub fn record(&mut self, op: OpKind, outcome: OutcomeKind) {
         *self.counts.entry((op, outcome)).or_default() += 1;
     }
@@ -57,6 +84,9 @@ impl Coverage {
     }
 
     pub fn merge(&mut self, other: &Coverage) {
+        if self.scope.is_none() {
+            self.scope = other.scope;
+        }
         for (k, v) in &other.counts {
             *self.counts.entry(*k).or_default() += v;
         }
@@ -75,16 +105,16 @@ impl Coverage {
         self.counts.get(&(op, outcome)).copied().unwrap_or(0)
     }
 
-    /// The DESIGN-table pairs not reached yet.
+    /// The DESIGN-table pairs (in scope) not reached yet.
     pub fn missing(&self) -> Vec<(OpKind, OutcomeKind)> {
-        design_table()
+        self.table()
             .into_iter()
             .filter(|(op, outcome)| self.count(*op, *outcome) == 0)
             .collect()
     }
 
     pub fn total(&self) -> usize {
-        design_table().len()
+        self.table().len()
     }
 
     pub fn covered(&self) -> usize {
@@ -285,4 +315,30 @@ fn race_label(a: OpKind, b: OpKind) -> String {
 
 fn all_op_kinds() -> Vec<OpKind> {
     OpKind::ALL.to_vec()
+}
+
+/// Whether `op` can answer `outcome` under `choices` on a target with `caps`.
+fn reachable(op: OpKind, outcome: OutcomeKind, choices: &Choices, caps: &Capabilities) -> bool {
+    use crate::model::profile::{Lockout, Rotation};
+    use crate::model::{Aal, Grant, Reason};
+    if !crate::generate::swarm::runnable(op, *caps, *choices) {
+        return false;
+    }
+    let mfa = choices.mfa && caps.mfa;
+    match outcome {
+        OutcomeKind::MfaRequired | OutcomeKind::Issued(Aal::Aal2) => mfa,
+        OutcomeKind::Rejected(Reason::Locked) => choices.lockout == Lockout::Distinct,
+        OutcomeKind::Rejected(Reason::UpstreamUnavailable) => mfa && caps.upstream_faults,
+        OutcomeKind::Rejected(Reason::InvalidCode | Reason::ChallengeExpired) => mfa,
+        OutcomeKind::Rejected(Reason::Disabled) => choices.admin && caps.admin,
+        OutcomeKind::Rejected(Reason::StepUpRequired) => choices.step_up,
+        OutcomeKind::Rejected(Reason::InvalidGrant(Grant::Reuse)) => {
+            choices.rotation == Rotation::Rotate || choices.password_change
+        }
+        OutcomeKind::Rejected(Reason::InvalidGrant(Grant::Expired))
+        | OutcomeKind::Rejected(Reason::Unauthorized(crate::model::TokenReason::Expired)) => {
+            caps.clock
+        }
+        _ => true,
+    }
 }

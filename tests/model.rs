@@ -125,3 +125,109 @@ fn a_password_differing_only_in_its_tail_is_wrong() {
     ));
     assert_eq!(o[1], Outcome::Rejected(Reason::InvalidCredentials));
 }
+
+#[test]
+fn every_profile_file_parses_and_design_toml_is_the_default() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let profile = authcheck::model::Profile::load(&path).unwrap();
+            if path.file_stem().is_some_and(|s| s == "design") {
+                assert_eq!(profile.params, authcheck::model::Params::default());
+                assert_eq!(profile.choices, authcheck::model::Choices::default());
+            }
+            seen += 1;
+        }
+    }
+    assert!(seen >= 4, "{seen} profiles");
+}
+
+/// The outcomes of `SETUP` + `text` under these choices (`key=value` words).
+fn under(choices: &str, text: &str) -> Vec<Outcome> {
+    let choices: authcheck::model::Choices = choices.parse().unwrap();
+    let ops = Trace::parse(&format!("{SETUP}{text}")).unwrap().ops();
+    let mut state = State::with_choices(Params::default(), choices);
+    ops.iter().map(|op| state.apply(op)).collect()
+}
+
+fn unauthorized(r: TokenReason) -> Outcome {
+    Outcome::Rejected(Reason::Unauthorized(r))
+}
+
+#[test]
+fn each_profile_choice_changes_the_rule_it_names() {
+    let refreshed = |generation| Outcome::Refreshed {
+        session: 0,
+        generation,
+    };
+    // rotation=keep: the same refresh token (generation 0) again and again.
+    let o = under(
+        "rotation=keep",
+        "refresh refresh#0.0\nrefresh refresh#0.0\n",
+    );
+    assert_eq!(o[2..], [refreshed(0), refreshed(0)]);
+    // grace_retry=same-pair: the retry hands back the rotation's access token (no access#2).
+    let o = under(
+        "grace_retry=same-pair",
+        "refresh refresh#0.0\nrefresh refresh#0.0\naccess access#2\n",
+    );
+    assert_eq!(o[3], refreshed(1));
+    assert_eq!(o[4], unauthorized(TokenReason::Unknown));
+    // reuse=reject: reuse is refused, the session lives on.
+    let o = under(
+        "reuse=reject",
+        "refresh refresh#0.0\ntick 11\nrefresh refresh#0.0\nrefresh refresh#0.1\n",
+    );
+    assert_eq!(o[4], Outcome::Rejected(Reason::InvalidGrant(Grant::Reuse)));
+    assert_eq!(o[5], refreshed(2));
+    // revoke=token-pair: revoking the refresh token ends it and its access token, not the
+    // session's later ones; revoking an access token ends only that one.
+    let o = under(
+        "revoke=token-pair",
+        "refresh refresh#0.0\nrevoke access#0\naccess access#0\naccess access#1\nrevoke refresh#0.1\naccess access#1\nrefresh refresh#0.1\n",
+    );
+    assert_eq!(o[4], unauthorized(TokenReason::Revoked));
+    assert!(matches!(o[5], Outcome::Authorized { .. }));
+    assert_eq!(o[7], unauthorized(TokenReason::Revoked));
+    assert_eq!(
+        o[8],
+        Outcome::Rejected(Reason::InvalidGrant(Grant::Revoked))
+    );
+    // disable_ends_sessions=false: the tokens live on; logins are refused.
+    let o = under(
+        "disable_ends_sessions=false",
+        "admin-disable \"alice\"\naccess access#0\nlogin \"alice\" \"correct horse battery\" device=0\n",
+    );
+    assert!(matches!(o[3], Outcome::Authorized { .. }));
+    assert_eq!(o[4], Outcome::Rejected(Reason::Disabled));
+    // password_change_ends_other_sessions=false.
+    let o = under(
+        "password_change_ends_other_sessions=false",
+        "login \"alice\" \"correct horse battery\" device=1\nchange-password access#1 \"correct horse battery\" \"another password\"\naccess access#0\n",
+    );
+    assert!(matches!(o[4], Outcome::Authorized { .. }));
+    // lockout=as-invalid-credentials and lockout=none.
+    let wrong = "login \"alice\" \"wrong password!\" device=0\n".repeat(5);
+    let right = "login \"alice\" \"correct horse battery\" device=0\n";
+    let quiet = under("lockout=as-invalid-credentials", &format!("{wrong}{right}"));
+    assert_eq!(
+        quiet.last(),
+        Some(&Outcome::Rejected(Reason::InvalidCredentials))
+    );
+    let none = under("lockout=none", &format!("{wrong}{right}"));
+    assert!(matches!(none.last(), Some(Outcome::Issued { .. })));
+    // step_up=false: a sensitive call never asks for a fresh factor.
+    let o = under(
+        "step_up=false",
+        "tick 301\nrefresh refresh#0.0\nsensitive access#1\n",
+    );
+    assert!(matches!(o[4], Outcome::Authorized { .. }));
+    // logout_scopes=false: every logout ends only its own session.
+    let o = under(
+        "logout_scopes=false",
+        "login \"alice\" \"correct horse battery\" device=1\nlogout access#1 global\naccess access#0\n",
+    );
+    assert!(matches!(o[4], Outcome::Authorized { .. }));
+}

@@ -137,7 +137,7 @@ pub fn decode(u: &mut Unstructured<'_>, settings: &Settings) -> Result<Case> {
         }
     }
     let suffix = if watch.is_some() || u.ratio(2, 3)? {
-        observe(u, &state, &target, watch)?
+        observe(u, &state, &target, watch, settings)?
     } else {
         Vec::new()
     };
@@ -268,6 +268,20 @@ const BRANCH_KINDS: [(BranchKind, u32); 18] = [
     (BranchKind::AdminUnlock, 1),
     (BranchKind::Register, 1),
 ];
+
+/// Whether the profile has `kind` and the target can run it.
+fn available(kind: BranchKind, settings: &Settings) -> bool {
+    let (c, caps) = (settings.choices, settings.caps);
+    match kind {
+        BranchKind::VerifyRight | BranchKind::VerifyWrong => c.mfa && caps.mfa,
+        BranchKind::Sensitive | BranchKind::ReauthRight | BranchKind::ReauthWrong => c.step_up,
+        BranchKind::ChangePassword | BranchKind::ChangePasswordWrongOld => c.password_change,
+        BranchKind::AdminDisable | BranchKind::AdminEnable | BranchKind::AdminUnlock => {
+            c.admin && caps.admin
+        }
+        _ => true,
+    }
+}
 
 /// The case's branch mix (swarm): a third of cases keep every kind, the others about half.
 struct BranchMenu(Vec<(BranchKind, u32)>);
@@ -508,6 +522,7 @@ fn observe(
     s: &State,
     t: &Target,
     watch: Option<BranchKind>,
+    settings: &Settings,
 ) -> Result<Vec<Op>> {
     let mut out = Vec::new();
     match watch {
@@ -524,7 +539,9 @@ fn observe(
             BranchKind::Sensitive,
             BranchKind::VerifyRight,
         ])?;
-        out.push(op_of(u, s, t, kind)?);
+        if available(kind, settings) {
+            out.push(op_of(u, s, t, kind)?);
+        }
     }
     Ok(out)
 }

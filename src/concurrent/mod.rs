@@ -427,7 +427,7 @@ pub fn campaign(
     let mut run = CampaignRun {
         cases: 0,
         ops: 0,
-        coverage: Coverage::default(),
+        coverage: Coverage::scoped(setup.profile.choices, setup.adapter.capabilities()),
         failure: None,
     };
     for i in (0..cases).filter(|i| shard.takes(*i)) {

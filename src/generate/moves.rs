@@ -200,7 +200,10 @@ pub fn probe(u: &mut Unstructured<'_>, s: &State, session: usize) -> Result<Op> 
         (0, Some(k)) => Op::Access {
             token: Token::Access(k),
         },
-        (1, Some(k)) => Op::Sensitive {
+        (1, Some(k)) if s.choices.step_up => Op::Sensitive {
+            token: Token::Access(k),
+        },
+        (1, Some(k)) => Op::Access {
             token: Token::Access(k),
         },
         (2, _) if generation > 0 => Op::Refresh {
@@ -248,7 +251,7 @@ pub fn probe_deadline(
         Subject::Access(k) => {
             let token = Token::Access(*k);
             match u.int_in_range(0..=3)? {
-                0 => Op::Sensitive { token },
+                0 if s.choices.step_up => Op::Sensitive { token },
                 1 => Op::Revoke { token },
                 _ => Op::Access { token },
             }

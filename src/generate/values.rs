@@ -79,7 +79,7 @@ pub fn register(u: &mut Unstructured<'_>, s: &State, mfa_share: (u32, u32)) -> R
     Ok(Op::Register {
         user,
         password,
-        mfa: u.ratio(mfa_share.0, mfa_share.1)?,
+        mfa: mfa_share.0 > 0 && u.ratio(mfa_share.0, mfa_share.1)?,
     })
 }
 
