@@ -602,7 +602,7 @@ impl CaseFailure {
     }
 }
 
-/// The DESIGN §5 id of a flaw.
+/// The catalogue id of a flaw.
 #[cfg(feature = "flaws")]
 pub fn flaw_id(flaw: &Flaw) -> &'static str {
     flaw.id()

@@ -1,4 +1,4 @@
-//! The flaw catalogue (DESIGN §5) as a benchmark of the harness: does a campaign catch each
+//! The flaw catalogue (PROTOCOL.md §10) as a benchmark of the harness: does a campaign catch each
 //! flaw, how fast, and how small is what it reports? Needs the `flaws` feature.
 
 use crate::campaign::{self, CheckOptions, Shard, Target};

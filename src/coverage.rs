@@ -1,6 +1,6 @@
 //! What a campaign reached, so its blind spots show:
 //!
-//! - **pairs**: (operation, outcome) pairs of the DESIGN table;
+//! - **pairs**: (operation, outcome) pairs of the protocol table (PROTOCOL.md §4);
 //! - **deadlines**: operations that acted on a subject one second before, on, or one second
 //!   after one of its deadlines (`idle-timeout@-1`, `access-expiry@0`, …);
 //! - **limits**: counters that reached their limit, and through which operation kind;
@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Coverage {
     /// What can be reached at all: the profile's choices and the target's capabilities
-    /// (`None`: everything the DESIGN table lists).
+    /// (`None`: everything the protocol table (PROTOCOL.md §4) lists).
     scope: Option<(Choices, Capabilities)>,
     counts: BTreeMap<(OpKind, OutcomeKind), u64>,
     deadlines: BTreeMap<(DeadlineKind, i8), u64>,
@@ -38,7 +38,7 @@ impl Coverage {
         }
     }
 
-    /// The DESIGN-table pairs in scope.
+    /// The protocol-table pairs in scope.
     fn table(&self) -> Vec<(OpKind, OutcomeKind)> {
         let table = design_table();
         match &self.scope {
@@ -105,7 +105,7 @@ impl Coverage {
         self.counts.get(&(op, outcome)).copied().unwrap_or(0)
     }
 
-    /// The DESIGN-table pairs (in scope) not reached yet.
+    /// The protocol-table pairs (in scope) not reached yet.
     pub fn missing(&self) -> Vec<(OpKind, OutcomeKind)> {
         self.table()
             .into_iter()
@@ -195,7 +195,7 @@ impl Coverage {
         out
     }
 
-    /// The JSON form: every count under its label, plus the DESIGN-pair totals.
+    /// The JSON form: every count under its label, plus the protocol-pair totals.
     pub fn to_json(&self) -> serde_json::Value {
         let pairs: serde_json::Map<String, serde_json::Value> = self
             .counts

@@ -35,7 +35,7 @@ enum Command {
     Replay(cli::replay::ReplayArgs),
     /// Shrink a failing trace to a minimal one.
     Shrink(cli::replay::ShrinkArgs),
-    /// Run each DESIGN §5 flaw under K seeds and report detection, time and shrunk length
+    /// Run each catalogue flaw (PROTOCOL.md §10) under K seeds and report detection, time and shrunk length
     /// (build with `--features flaws`).
     Flaws(cli::flaws::FlawsArgs),
     /// Add up the `--json` summaries of sharded `check` runs (one file of output per run).

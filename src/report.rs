@@ -92,7 +92,7 @@ pub fn heading(opts: &CheckOptions) -> String {
     let numbers = match opts.params {
         None if opts.target.capabilities().params => "protocol numbers drawn per case".to_owned(),
         Some(p) if p != Params::default() => format!("params {p}"),
-        _ => "DESIGN's protocol numbers".to_owned(),
+        _ => "the protocol's default numbers".to_owned(),
     };
     format!(
         "authcheck check: seed {}, {} cases{shard}, {mix}, {}, {numbers}",

@@ -139,7 +139,7 @@ impl Trace {
             .collect()
     }
 
-    /// The protocol numbers the trace runs under: its `params:` header over DESIGN's defaults
+    /// The protocol numbers the trace runs under: its `params:` header over the protocol's defaults
     /// (no header: the defaults).
     pub fn params(&self) -> Result<crate::model::Params, String> {
         match self.header_value("params") {

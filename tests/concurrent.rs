@@ -188,7 +188,7 @@ mod flaws {
             detected >= 19,
             "refresh-race detected in {detected}/20 runs"
         );
-        // DESIGN §5: register, login, refresh R0 ∥ refresh R0.
+        // PROTOCOL.md §10: register, login, refresh R0 ∥ refresh R0.
         assert!(longest <= 4, "shrunk to {longest} ops");
     }
 
@@ -199,7 +199,7 @@ mod flaws {
             detected >= 19,
             "session-mixup detected in {detected}/20 runs"
         );
-        // DESIGN §5: two registrations, login A ∥ login B, two accesses.
+        // PROTOCOL.md §10: two registrations, login A ∥ login B, two accesses.
         assert!(longest <= 6, "shrunk to {longest} ops");
     }
 }

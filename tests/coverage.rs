@@ -1,4 +1,4 @@
-//! The CI-budget campaign reaches every outcome and every rejection reason of the DESIGN table.
+//! The CI-budget campaign reaches every outcome and every rejection reason of the protocol table (PROTOCOL.md §4).
 
 use authcheck::campaign::{check, CheckOptions, Target};
 use authcheck::coverage::Coverage;

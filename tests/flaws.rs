@@ -1,4 +1,4 @@
-//! The flaw catalogue (DESIGN §5), with the `flaws` feature: for every flaw, its hand-written
+//! The flaw catalogue (PROTOCOL.md §10), with the `flaws` feature: for every flaw, its hand-written
 //! minimal trace passes on the correct service and fails on the flawed one, and the CI-budget
 //! campaign (three fixed seeds; it keeps the smallest reproducer they find) detects it with a
 //! shrunk trace no longer than that minimal trace.

@@ -1,4 +1,4 @@
-//! The model on its own: purity, and the DESIGN §5 exposing traces give the outcomes DESIGN says.
+//! The model on its own: purity, and the PROTOCOL.md §10 exposing traces give the outcomes PROTOCOL.md says.
 
 use authcheck::model::{step, Grant, Op, Outcome, Params, Reason, State, Token, TokenReason};
 use authcheck::trace::Trace;

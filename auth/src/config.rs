@@ -1,9 +1,9 @@
-//! Every tunable of the protocol in one place (DESIGN §3 table), plus the argon2 cost.
+//! Every tunable of the protocol in one place (PROTOCOL.md §2), plus the argon2 cost.
 
 use serde::{Deserialize, Serialize};
 
 /// Which refresh-token format the service issues. Both versions *accept* both formats
-/// (expand/contract), so a deploy in either direction logs nobody out (DESIGN rule 8).
+/// (expand/contract), so a deploy in either direction logs nobody out (PROTOCOL.md rule 8).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {
@@ -74,7 +74,7 @@ pub struct Config {
     pub step_up_window: u64,
     pub protocol: Protocol,
     pub argon2: Argon2Cost,
-    /// A deliberate bug from DESIGN §5 (harness self-tests only).
+    /// A deliberate bug from PROTOCOL.md §10 (harness self-tests only).
     #[cfg(feature = "flaws")]
     #[serde(skip)]
     pub flaw: Option<crate::flaws::Flaw>,
@@ -101,7 +101,7 @@ impl Default for Config {
 }
 
 impl Config {
-    /// The DESIGN defaults with a cheap (but real) argon2id cost.
+    /// The protocol defaults with a cheap (but real) argon2id cost.
     pub fn for_tests() -> Self {
         Config {
             argon2: Argon2Cost::CHEAP,

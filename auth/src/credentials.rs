@@ -13,7 +13,7 @@ use precis_profiles::{OpaqueString, UsernameCaseMapped};
 
 /// Longest canonical username we store, in bytes (PRECIS sets no limit; a store must).
 pub const MAX_USERNAME_BYTES: usize = 256;
-/// Password length bounds, in characters after OpaqueString preparation (DESIGN §3).
+/// Password length bounds, in characters after OpaqueString preparation (PROTOCOL.md).
 pub const MIN_PASSWORD_CHARS: usize = 8;
 pub const MAX_PASSWORD_CHARS: usize = 128;
 

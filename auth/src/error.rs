@@ -1,4 +1,4 @@
-//! The service's answers when it says no. Every variant is a reason from DESIGN §3, so a caller
+//! The service's answers when it says no. Every variant is a reason from PROTOCOL.md, so a caller
 //! (the harness) can compare it with the model's reason with `assert_eq!`.
 
 /// Why a refresh token was refused (`InvalidGrant(..)`).
@@ -68,7 +68,7 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
-/// Every rejection of DESIGN §3, plus the one non-protocol failure (`Store`).
+/// Every rejection of PROTOCOL.md, plus the one non-protocol failure (`Store`).
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {

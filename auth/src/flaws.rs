@@ -1,8 +1,8 @@
-//! The flaw catalogue (DESIGN §5): realistic, update-style bugs that can be switched on one at a
+//! The flaw catalogue (PROTOCOL.md §10): realistic, update-style bugs that can be switched on one at a
 //! time, to prove the harness catches them. Compiled only with the `flaws` cargo feature, which
 //! is off by default and absent from release builds of the server.
 
-/// One flaw of DESIGN §5, by its id.
+/// One flaw of PROTOCOL.md §10, by its id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Flaw {
     NoRefreshGrace,

@@ -1,4 +1,4 @@
-//! The HTTP API of DESIGN §3 on axum, and the loopback-only test-hooks router.
+//! The HTTP API of PROTOCOL.md on axum, and the loopback-only test-hooks router.
 //!
 //! Every answer is JSON (`{error, reason?}` for errors). Bad input of any kind (wrong content
 //! type, malformed or oversized JSON, wrong types, missing fields, a bad `Authorization` header,
@@ -422,7 +422,7 @@ impl ApiError {
     }
 }
 
-/// The status of each rejection (DESIGN §3, HTTP API).
+/// The status of each rejection (PROTOCOL.md §9).
 pub fn status_of(error: &AuthError) -> StatusCode {
     match error {
         AuthError::UsernameTaken => StatusCode::CONFLICT,

@@ -1,4 +1,4 @@
-//! `auth`: a session-login service, the system the harness checks (DESIGN §3).
+//! `auth`: a session-login service, the system the harness checks (PROTOCOL.md).
 //!
 //! | module | what lives there |
 //! |---|---|
@@ -13,7 +13,7 @@
 //! | [`http`] | the axum router speaking the HTTP API, and the test-hooks router |
 //! | [`error`] | [`AuthError`]: every rejection reason, comparable with `==` |
 //! | [`interleave`] | injectable interleaving points (concurrency tests choose interleavings) |
-//! | `flaws` | the DESIGN §5 flaw catalogue, only with the `flaws` cargo feature |
+//! | `flaws` | the flaw catalogue (PROTOCOL.md §10), only with the `flaws` cargo feature |
 //!
 //! The binary `auth-server` (src/bin) wires these to a socket.
 

@@ -1,5 +1,5 @@
 //! The upstream OTP provider. The service asks it to send a code at login and to check a code at
-//! verification, and fails closed on anything but a well-formed answer (DESIGN rule 7).
+//! verification, and fails closed on anything but a well-formed answer (PROTOCOL.md rule 7).
 //!
 //! Wire protocol (JSON over HTTP):
 //! `POST {base}/send {destination} -> {challenge_ref}`,
@@ -137,7 +137,7 @@ impl OtpProvider for NoOtpProvider {
     }
 }
 
-/// How an in-process provider behaves (DESIGN `UpstreamFault`).
+/// How an in-process provider behaves (the `upstream` operation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OtpMode {
     Up,

@@ -1,6 +1,6 @@
 //! The protocol's decisions as pure functions of records, the time and the configuration: the
 //! functional core. The service loads records, asks these functions, and writes what they say.
-//! Numbers refer to the rules of DESIGN §3.
+//! Numbers refer to the rules of PROTOCOL.md.
 
 use crate::config::Config;
 use crate::error::{GrantError, TokenError};

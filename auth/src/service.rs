@@ -1,4 +1,4 @@
-//! [`Service`]: one async method per operation of DESIGN §3.
+//! [`Service`]: one async method per operation of PROTOCOL.md.
 //!
 //! Each method takes the time once, then reads, decides (through [`crate::rules`]) and writes
 //! inside store transactions. Slow or remote work (argon2, the OTP provider) happens between
@@ -143,7 +143,7 @@ impl Service {
         }
     }
 
-    /// Whether a DESIGN §5 flaw is switched on (never, without the `flaws` feature).
+    /// Whether a catalogue flaw (PROTOCOL.md §10) is switched on (never, without the `flaws` feature).
     #[cfg(feature = "flaws")]
     fn flawed(&self, flaw: crate::flaws::Flaw) -> bool {
         self.cfg.has(flaw)

@@ -1,4 +1,4 @@
-//! Every endpoint and status code of the DESIGN §3 HTTP API, through a real socket, with
+//! Every endpoint and status code of the PROTOCOL.md §9 HTTP API, through a real socket, with
 //! wiremock as the OTP provider.
 
 mod common;

@@ -1,4 +1,4 @@
-//! One test per rule of DESIGN §3 (and its boundaries), run against both stores.
+//! One test per rule of PROTOCOL.md (and its boundaries), run against both stores.
 
 mod common;
 

@@ -68,7 +68,7 @@ impl Adapter for InProcessAdapter {
     }
 }
 
-/// The DESIGN §5 id of a flaw.
+/// The catalogue id of a flaw.
 #[cfg(feature = "flaws")]
 pub fn flaw_id(flaw: &Flaw) -> &'static str {
     flaw.id()
@@ -214,7 +214,7 @@ impl InProcess {
         Ok(())
     }
 
-    /// DESIGN rule 8: a refresh token issued now is in the deployed version's format (V1
+    /// PROTOCOL.md rule 8: a refresh token issued now is in the deployed version's format (V1
     /// opaque `rt_…`, V2 structured `v2.…`). Grace retries hand back an earlier token and are
     /// exempt.
     fn check_format(&mut self, answer: Answer) -> Answer {

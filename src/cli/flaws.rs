@@ -1,4 +1,4 @@
-//! `authcheck flaws`: every DESIGN §5 flaw under K campaign seeds — detection, cases, time and
+//! `authcheck flaws`: every catalogue flaw (PROTOCOL.md §10) under K campaign seeds — detection, cases, time and
 //! shrunk length — beside the proptest-state-machine peer (build with `--features flaws`).
 
 use super::CliResult;

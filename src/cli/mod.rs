@@ -6,7 +6,7 @@
 //! | [`check`] | `check`: a campaign, its report, the minimal trace of what it found |
 //! | [`replay`] | `replay` and `shrink` of trace files |
 //! | [`promote`] | `promote`: a fuzzer artifact or a trace into a numbered regression |
-//! | [`flaws`] | `flaws`: the DESIGN §5 catalogue as a detection table |
+//! | [`flaws`] | `flaws`: the flaw catalogue (PROTOCOL.md §10) as a detection table |
 //! | [`merge`] | `merge`: the JSON summaries of sharded runs, added up |
 
 pub mod check;

@@ -36,7 +36,7 @@ impl Settings {
     /// Numbers drawn, this repository's protocol, every capability.
     pub const ALL: Settings = Settings {
         params: None,
-        choices: Choices::DESIGN,
+        choices: Choices::PROTOCOL,
         caps: Capabilities::ALL,
     };
 }

@@ -1,6 +1,6 @@
 //! Shrinking concurrent cases: drop whole branches, then single branch operations (renumbering
 //! branch-local references), suffix operations, then prefix operations, then protocol numbers
-//! back to DESIGN's defaults, keeping every candidate that still fails (under a few schedules,
+//! back to the protocol's defaults, keeping every candidate that still fails (under a few schedules,
 //! or a few re-runs in real mode).
 
 use super::{fails, Case, CaseResult, Setup};

@@ -1,4 +1,4 @@
-//! Parameter swarm: real deployments do not run on DESIGN's defaults, and bugs hide where
+//! Parameter swarm: real deployments do not run on the protocol's defaults, and bugs hide where
 //! numbers meet (a grace window of zero, a threshold of one, an absolute timeout that is a
 //! small multiple of the idle one, every window equal). Each case may draw its protocol
 //! numbers from one of these shapes; the service under test is configured with exactly the

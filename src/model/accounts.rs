@@ -1,9 +1,9 @@
 //! Accounts: PRECIS names, registration, the login check order and lockout, admin actions
-//! (DESIGN §3 "Accounts", rules 6, 9, 11).
+//! (PROTOCOL.md §3, rules 6, 9, 11).
 //!
 //! Names and passwords are compared after RFC 8265 preparation (UsernameCaseMapped,
 //! OpaqueString). The model takes that preparation from the `precis-profiles` crate directly:
-//! RFC 8265 is the normative definition DESIGN points to.
+//! RFC 8265 is the normative definition PROTOCOL.md §3 points to.
 
 use super::{Aal, Account, Outcome, Reason, State};
 use precis_core::profile::PrecisFastInvocation;
@@ -12,7 +12,7 @@ use precis_profiles::{OpaqueString, UsernameCaseMapped};
 /// Longest canonical username, in bytes, and longest raw input considered (README decisions).
 pub const MAX_USERNAME_BYTES: usize = 256;
 const MAX_USERNAME_INPUT_BYTES: usize = 4 * MAX_USERNAME_BYTES;
-/// Password length bounds in characters after preparation (DESIGN), and longest raw input.
+/// Password length bounds in characters after preparation (PROTOCOL.md §3), and longest raw input.
 pub const PASSWORD_CHARS: std::ops::RangeInclusive<usize> = 8..=128;
 const MAX_PASSWORD_INPUT_BYTES: usize = 4 * 128;
 

@@ -1,4 +1,4 @@
-//! Time in the model (DESIGN §3, first paragraphs).
+//! Time in the model (PROTOCOL.md §2).
 
 use super::{Params, Session, TokenReason};
 

@@ -1,4 +1,4 @@
-//! MFA through the upstream OTP provider (DESIGN rules 2 and 7).
+//! MFA through the upstream OTP provider (PROTOCOL.md rules 2 and 7).
 //!
 //! Verification order: the challenge must be open (else `ChallengeExpired`), then the provider
 //! must be up (else `UpstreamUnavailable`, nothing counted, challenge still usable), then the

@@ -1,23 +1,24 @@
-//! The specification: a pure, deterministic state machine of session login (DESIGN §3).
+//! The specification: a pure, deterministic state machine of session login — the protocol of
+//! `docs/PROTOCOL.md` made executable.
 //!
 //! `step(&State, &Op) -> (State, Outcome)`: no I/O, no clock, no randomness, and no dependency on
-//! the `auth` crate. It is written from DESIGN.md, readable beside it:
+//! the `auth` crate. It is written from docs/PROTOCOL.md, readable beside it:
 //!
-//! | file | DESIGN §3 |
+//! | file | docs/PROTOCOL.md |
 //! |---|---|
-//! | [`op`], [`outcome`] | the operations and outcomes table, with symbolic handles |
+//! | [`op`], [`outcome`] | §4, the operations and outcomes, with symbolic handles |
 //! | [`accounts`] | accounts, PRECIS names, register, login order, lockout (rules 6, 9, 11), admin |
 //! | [`sessions`] | refresh rotation / grace / reuse, access, step-up, logout, revoke, password change (rules 1, 3, 4, 5, 10) |
 //! | [`mfa`] | MFA challenges and the upstream provider (rules 2, 7) |
-//! | [`params`] | the protocol's numbers (the DESIGN §3 table) and their `key=value` form |
-//! | [`deadlines`] | "a timestamp t is valid iff now < t"; idle and absolute timeouts; every pending deadline of a state |
+//! | [`params`] | §2, the protocol's numbers, and their `key=value` form |
+//! | [`deadlines`] | §2, "a timestamp t is valid iff now < t"; idle and absolute timeouts; every pending deadline of a state |
 //! | [`counters`] | wrong passwords and wrong codes toward their limits |
-//! | [`profile`] | the named protocol choices other services make, and profiles in TOML |
+//! | [`profile`] | §6, the named protocol choices other services make, and profiles in TOML |
 //! | [`invariants`] | properties checked after every step |
 //!
-//! Where DESIGN is silent the model encodes the decisions listed in the README ("Decisions where
-//! DESIGN is silent"). A handle that was never issued (session #9 in a trace with three
-//! sessions) is a token nobody was given: it answers like any unknown token.
+//! Where the rules are silent the model encodes the decisions of docs/PROTOCOL.md §7. A handle
+//! that was never issued (session #9 in a trace with three sessions) is a token nobody was
+//! given: it answers like any unknown token.
 
 pub mod accounts;
 pub mod counters;

@@ -1,4 +1,4 @@
-//! The operations of DESIGN §3, with symbolic handles instead of concrete tokens.
+//! The operations of PROTOCOL.md, with symbolic handles instead of concrete tokens.
 //!
 //! Handles are numbered in the order the model hands them out: session #n is the n-th session
 //! ever issued, access #k the k-th access token, challenge #c the c-th MFA challenge, and

@@ -1,5 +1,5 @@
 //! What an operation answers, abstracted so the model's answer and the service's can be compared
-//! with `==`: handles instead of tokens, canonical usernames, reasons from DESIGN §3.
+//! with `==`: handles instead of tokens, canonical usernames, reasons from PROTOCOL.md.
 
 use super::op::OpKind;
 
@@ -24,7 +24,7 @@ pub enum TokenReason {
     Revoked,
 }
 
-/// Every rejection reason of DESIGN §3.
+/// Every rejection reason of PROTOCOL.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Reason {
     UsernameTaken,
@@ -170,7 +170,7 @@ impl Outcome {
     }
 }
 
-/// Every (operation, outcome) pair the DESIGN table allows: what a campaign must reach.
+/// Every (operation, outcome) pair the protocol table (PROTOCOL.md §4) allows: what a campaign must reach.
 pub fn design_table() -> Vec<(OpKind, OutcomeKind)> {
     use Grant as G;
     use OpKind as K;

@@ -1,10 +1,10 @@
-//! The protocol's numbers (DESIGN §3 table) and their text form, `key=value` words, as trace
+//! The protocol's numbers (PROTOCOL.md §2) and their text form, `key=value` words, as trace
 //! headers record them (`# params: access_ttl=30 lockout_threshold=1`): a case generated under
 //! other numbers replays under the same ones.
 
 use std::fmt;
 
-/// The protocol's numbers; `Default` is DESIGN §3's table.
+/// The protocol's numbers; `Default` is PROTOCOL.md §2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Params {
     pub access_ttl: u64,
@@ -105,7 +105,7 @@ impl Params {
         ]
     }
 
-    /// The keys whose value differs from DESIGN's default.
+    /// The keys whose value differs from the protocol's default.
     pub fn changed(&self) -> Vec<&'static str> {
         let d = Params::default();
         KEYS.into_iter()

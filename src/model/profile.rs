@@ -101,13 +101,13 @@ pub struct Choices {
 
 impl Default for Choices {
     fn default() -> Self {
-        Choices::DESIGN
+        Choices::PROTOCOL
     }
 }
 
 impl Choices {
     /// This repository's protocol (docs/PROTOCOL.md).
-    pub const DESIGN: Choices = Choices {
+    pub const PROTOCOL: Choices = Choices {
         rotation: Rotation::Rotate,
         grace_retry: GraceRetry::NewAccess,
         reuse: Reuse::RevokeSession,

@@ -61,7 +61,7 @@ struct Args {
     protocol_numbers: ProtocolNumbers,
 }
 
-/// The protocol's numbers (seconds, counts); the defaults are DESIGN §3's table.
+/// The protocol's numbers (seconds, counts); the defaults are PROTOCOL.md §2.
 #[derive(clap::Args, Debug)]
 struct ProtocolNumbers {
     /// Access-token lifetime, seconds.
