@@ -74,6 +74,11 @@ pub struct Config {
     pub step_up_window: u64,
     pub protocol: Protocol,
     pub argon2: Argon2Cost,
+    /// Remember argon2id results by their inputs (a pure function): tests and fuzzing run the
+    /// same passwords and salts over and over. Never for a server: it keeps passwords in memory
+    /// and gives up constant-time answers.
+    #[serde(default)]
+    pub memoize_hashes: bool,
     /// A deliberate bug from PROTOCOL.md §10 (harness self-tests only).
     #[cfg(feature = "flaws")]
     #[serde(skip)]
@@ -94,6 +99,7 @@ impl Default for Config {
             step_up_window: 300,
             protocol: Protocol::V1,
             argon2: Argon2Cost::PRODUCTION,
+            memoize_hashes: false,
             #[cfg(feature = "flaws")]
             flaw: None,
         }

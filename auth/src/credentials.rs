@@ -47,6 +47,25 @@ pub struct PasswordHasherId {
     argon2: Argon2<'static>,
     /// `password-truncated`: only the first 72 bytes count (a bcrypt habit carried over).
     truncate: bool,
+    /// Remember results (tests and fuzzing only: see [`PasswordHasherId::memoized`]).
+    memo: bool,
+}
+
+/// Results of argon2id by their inputs: hashing is a pure function of (password, salt, cost),
+/// verification of (password, stored hash). Bounded; cleared when full.
+#[derive(Default)]
+struct Memo {
+    hashes: std::collections::HashMap<(Vec<u8>, [u8; 16]), String>,
+    verdicts: std::collections::HashMap<(Vec<u8>, String), bool>,
+}
+
+const MEMO_LIMIT: usize = 65_536;
+
+fn memo() -> std::sync::MutexGuard<'static, Memo> {
+    static MEMO: std::sync::OnceLock<std::sync::Mutex<Memo>> = std::sync::OnceLock::new();
+    MEMO.get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
 }
 
 impl PasswordHasherId {
@@ -58,7 +77,17 @@ impl PasswordHasherId {
         PasswordHasherId {
             argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, params),
             truncate: false,
+            memo: false,
         }
+    }
+
+    /// Remembers every hash and verdict it computes, process-wide, so the same password with
+    /// the same salt (or against the same stored hash) is computed once. Answers do not change —
+    /// argon2id is a pure function — but the time an answer takes does, and passwords stay in
+    /// memory: for test and fuzzing services only (`Config::memoize_hashes`), never a server.
+    pub fn memoized(mut self) -> Self {
+        self.memo = true;
+        self
     }
 
     /// `password-truncated` (flaw catalogue): compare passwords on their first 72 bytes only.
@@ -81,7 +110,24 @@ impl PasswordHasherId {
     pub fn hash(&self, prepared: &str, rng: &TokenRng) -> String {
         let mut salt = [0u8; 16];
         rng.fill(&mut salt);
-        let hashed = SaltString::encode_b64(&salt).ok().and_then(|salt| {
+        if !self.memo {
+            return self.hash_with(prepared, &salt);
+        }
+        let key = (self.material(prepared).to_vec(), salt);
+        if let Some(hash) = memo().hashes.get(&key) {
+            return hash.clone();
+        }
+        let hash = self.hash_with(prepared, &salt);
+        let mut m = memo();
+        if m.hashes.len() >= MEMO_LIMIT {
+            m.hashes.clear();
+        }
+        m.hashes.insert(key, hash.clone());
+        hash
+    }
+
+    fn hash_with(&self, prepared: &str, salt: &[u8; 16]) -> String {
+        let hashed = SaltString::encode_b64(salt).ok().and_then(|salt| {
             self.argon2
                 .hash_password(self.material(prepared), &salt)
                 .ok()
@@ -103,16 +149,36 @@ impl PasswordHasherId {
             self.burn(stored);
             return false;
         };
+        if !self.memo {
+            return self.verify_prepared(&prepared, stored);
+        }
+        let key = (self.material(&prepared).to_vec(), stored.to_owned());
+        if let Some(verdict) = memo().verdicts.get(&key) {
+            return *verdict;
+        }
+        let verdict = self.verify_prepared(&prepared, stored);
+        let mut m = memo();
+        if m.verdicts.len() >= MEMO_LIMIT {
+            m.verdicts.clear();
+        }
+        m.verdicts.insert(key, verdict);
+        verdict
+    }
+
+    fn verify_prepared(&self, prepared: &str, stored: &str) -> bool {
         match PasswordHash::new(stored) {
             Ok(parsed) => self
                 .argon2
-                .verify_password(self.material(&prepared), &parsed)
+                .verify_password(self.material(prepared), &parsed)
                 .is_ok(),
             Err(_) => false,
         }
     }
 
     fn burn(&self, stored: &str) {
+        if self.memo {
+            return; // only timing is at stake, and memoized hashers give that up anyway
+        }
         if let Ok(parsed) = PasswordHash::new(stored) {
             let _ = self
                 .argon2
@@ -188,6 +254,24 @@ mod tests {
         assert!(!hasher.verify("correct hors", &hash));
         assert!(!hasher.verify("correct horse!", &hash));
         assert!(!hasher.verify("short", &hash));
+    }
+
+    #[test]
+    fn a_memoized_hasher_answers_exactly_as_the_plain_one() {
+        let plain = PasswordHasherId::new(Argon2Cost::CHEAP);
+        let memo = plain.clone().memoized();
+        for (password, attempt) in [
+            ("correct horse", "correct horse"),
+            ("correct horse", "wrong one!"),
+        ] {
+            let p = prepared_password(password).unwrap();
+            let (a, b) = (TokenRng::seeded(7), TokenRng::seeded(7));
+            let hash = plain.hash(&p, &a);
+            assert_eq!(memo.hash(&p, &b), hash);
+            for _ in 0..2 {
+                assert_eq!(memo.verify(attempt, &hash), plain.verify(attempt, &hash));
+            }
+        }
     }
 
     #[test]
