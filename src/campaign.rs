@@ -403,7 +403,7 @@ pub fn run_ops_with(
                 step: 0,
                 op: op.clone(),
                 expected: Outcome::Ok,
-                actual: crate::lockstep::Actual::Error(e),
+                actual: lockstep::Actual::Error(e),
             }),
         },
     }

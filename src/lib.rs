@@ -29,6 +29,7 @@ pub mod fuzzing;
 pub mod generate;
 pub mod lockstep;
 pub mod model;
+#[cfg(feature = "flaws")]
 pub mod peer;
 pub mod report;
 pub mod shrink;

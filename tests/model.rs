@@ -135,7 +135,7 @@ fn every_profile_file_parses_and_design_toml_is_the_default() {
         if path.extension().is_some_and(|e| e == "toml") {
             let profile = authcheck::model::Profile::load(&path).unwrap();
             if path.file_stem().is_some_and(|s| s == "design") {
-                assert_eq!(profile.params, authcheck::model::Params::default());
+                assert_eq!(profile.params, Params::default());
                 assert_eq!(profile.choices, authcheck::model::Choices::default());
             }
             seen += 1;

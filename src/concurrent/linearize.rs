@@ -174,7 +174,7 @@ impl Search<'_> {
             let expected = next.apply(&op);
             let mut next_handles = handles.clone();
             let actual = outcome_of(&op, &e.raw, &mut next_handles, &state.choices);
-            let seen = |o: &crate::model::Outcome| self.observability.project(o);
+            let seen = |o: &Outcome| self.observability.project(o);
             if actual.as_ref().map(seen) != Ok(seen(&expected)) {
                 if self.dead_ends.len() < MAX_DEAD_ENDS {
                     self.dead_ends.push(DeadEnd {

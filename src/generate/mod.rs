@@ -287,7 +287,7 @@ impl Generator {
         let start = self.ops.len();
         // Two operations per round, and room for the last tick and the probe.
         while self.ops.len() + 4 <= start + room && self.state.now + step < target {
-            self.push(crate::model::Op::Tick { seconds: step });
+            self.push(Op::Tick { seconds: step });
             if !self.state.live(session) {
                 break;
             }
@@ -295,7 +295,7 @@ impl Generator {
             self.push(call);
         }
         if target > self.state.now && self.ops.len() + 2 <= start + room {
-            self.push(crate::model::Op::Tick {
+            self.push(Op::Tick {
                 seconds: target - self.state.now,
             });
             let probe = moves::probe(u, &self.state, session)?;

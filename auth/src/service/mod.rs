@@ -212,7 +212,11 @@ impl Service {
         Ok(session)
     }
 
-    pub(super) fn password_hash_of(&self, tx: &mut dyn Tx, username: &str) -> Result<String, AuthError> {
+    pub(super) fn password_hash_of(
+        &self,
+        tx: &mut dyn Tx,
+        username: &str,
+    ) -> Result<String, AuthError> {
         tx.account(username)?
             .map(|a| a.password_hash)
             // Accounts are never deleted; a session without one cannot authorise anything.
@@ -246,7 +250,12 @@ impl Service {
     }
 
     /// A new access token, and the refresh token of the session's current generation.
-    pub(super) fn issue(&self, tx: &mut dyn Tx, session: &Session, now: u64) -> Result<Tokens, AuthError> {
+    pub(super) fn issue(
+        &self,
+        tx: &mut dyn Tx,
+        session: &Session,
+        now: u64,
+    ) -> Result<Tokens, AuthError> {
         let access_token = self.deps.rng.token(ACCESS_PREFIX, 32);
         tx.put_access_token(
             &digest(&access_token),
@@ -294,7 +303,6 @@ impl Service {
         tokens
     }
 }
-
 
 /// A V2 token must name the session and generation it is stored under.
 fn claim_matches(claim: &RefreshClaim, record: &RefreshRecord) -> bool {
