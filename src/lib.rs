@@ -69,8 +69,7 @@ pub mod shrink;
 pub mod trace;
 
 pub use adapter::{
-    Adapter, AdapterError, Answer, Caller, Capabilities, Control, Instance, Observability,
-    Request,
+    Adapter, AdapterError, Answer, Caller, Capabilities, Control, Instance, Observability, Request,
 };
 pub use campaign::{check, CheckOptions, Finding, Mix, Shard, Summary, Target};
 pub use model::{Choices, Op, Outcome, Params, Profile};

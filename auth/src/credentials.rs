@@ -56,7 +56,11 @@ pub struct PasswordHasherId {
 #[derive(Default)]
 struct Memo {
     hashes: std::collections::HashMap<(Vec<u8>, [u8; 16]), String>,
-    verdicts: std::collections::HashMap<(Vec<u8>, String), bool>,
+    /// By the raw password typed and the stored hash (preparation included).
+    verdicts: std::collections::HashMap<(String, String), bool>,
+    /// PRECIS preparation of passwords and usernames, by raw input.
+    prepared: std::collections::HashMap<String, Option<String>>,
+    canonical: std::collections::HashMap<String, Option<String>>,
 }
 
 const MEMO_LIMIT: usize = 65_536;
@@ -144,25 +148,83 @@ impl PasswordHasherId {
     /// Constant-time verification (inside argon2) of a raw password against a stored hash.
     /// The raw input is prepared first; input PRECIS refuses simply does not match.
     pub fn verify(&self, raw_password: &str, stored: &str) -> bool {
-        let Some(prepared) = prepared_password(raw_password) else {
-            // Spend the same work as a real verification so timing does not tell.
-            self.burn(stored);
-            return false;
-        };
         if !self.memo {
-            return self.verify_prepared(&prepared, stored);
+            return self.verify_raw(raw_password, stored);
         }
-        let key = (self.material(&prepared).to_vec(), stored.to_owned());
+        let key = (raw_password.to_owned(), stored.to_owned());
         if let Some(verdict) = memo().verdicts.get(&key) {
             return *verdict;
         }
-        let verdict = self.verify_prepared(&prepared, stored);
+        let verdict = self.verify_raw(raw_password, stored);
         let mut m = memo();
         if m.verdicts.len() >= MEMO_LIMIT {
             m.verdicts.clear();
         }
         m.verdicts.insert(key, verdict);
         verdict
+    }
+
+    fn verify_raw(&self, raw_password: &str, stored: &str) -> bool {
+        let Some(prepared) = self.prepare(raw_password) else {
+            // Spend the same work as a real verification so timing does not tell.
+            self.burn(stored);
+            return false;
+        };
+        self.verify_prepared(&prepared, stored)
+    }
+
+    /// [`prepared_password`], remembered when memoizing.
+    pub fn prepare(&self, raw_password: &str) -> Option<String> {
+        if !self.memo {
+            return prepared_password(raw_password);
+        }
+        if let Some(p) = memo().prepared.get(raw_password) {
+            return p.clone();
+        }
+        let p = prepared_password(raw_password);
+        let mut m = memo();
+        if m.prepared.len() >= MEMO_LIMIT {
+            m.prepared.clear();
+        }
+        m.prepared.insert(raw_password.to_owned(), p.clone());
+        p
+    }
+
+    /// [`canonical_username`], remembered when memoizing.
+    pub fn canonical(&self, input: &str) -> Option<String> {
+        if !self.memo {
+            return canonical_username(input);
+        }
+        if let Some(c) = memo().canonical.get(input) {
+            return c.clone();
+        }
+        let c = canonical_username(input);
+        let mut m = memo();
+        if m.canonical.len() >= MEMO_LIMIT {
+            m.canonical.clear();
+        }
+        m.canonical.insert(input.to_owned(), c.clone());
+        c
+    }
+
+    /// The hash unknown users are verified against, so that answer costs as much as a real one.
+    /// Its salt is drawn like any other; a memoizing hasher uses a fixed one instead (the hash
+    /// is then computed once per process), still drawing, so the token stream is the same.
+    pub fn dummy_hash(&self, rng: &TokenRng) -> String {
+        const DUMMY: &str = "not a password anyone has";
+        if !self.memo {
+            return self.hash(DUMMY, rng);
+        }
+        let mut drawn = [0u8; 16];
+        rng.fill(&mut drawn);
+        let fixed = [0x5a; 16];
+        let key = (DUMMY.as_bytes().to_vec(), fixed);
+        if let Some(hash) = memo().hashes.get(&key) {
+            return hash.clone();
+        }
+        let hash = self.hash_with(DUMMY, &fixed);
+        memo().hashes.insert(key, hash.clone());
+        hash
     }
 
     fn verify_prepared(&self, prepared: &str, stored: &str) -> bool {

@@ -11,7 +11,10 @@ impl Service {
         mfa_destination: Option<&str>,
     ) -> Result<String, AuthError> {
         let name = self.canonical(username).ok_or(AuthError::InvalidUsername)?;
-        let prepared = prepared_password(password).ok_or(AuthError::WeakPassword)?;
+        let prepared = self
+            .hasher
+            .prepare(password)
+            .ok_or(AuthError::WeakPassword)?;
         let password_hash = self.hasher.hash(&prepared, &self.deps.rng);
         let mut tx = self.deps.store.begin()?;
         if tx.account(&name)?.is_some() {

@@ -136,7 +136,10 @@ impl Service {
             if !self.hasher.verify(old_password, &stored_hash) {
                 return Err(AuthError::InvalidCredentials);
             }
-            let prepared = prepared_password(new_password).ok_or(AuthError::WeakPassword)?;
+            let prepared = self
+                .hasher
+                .prepare(new_password)
+                .ok_or(AuthError::WeakPassword)?;
             let new_hash = self.hasher.hash(&prepared, &self.deps.rng);
             self.point("password.verified").await;
 

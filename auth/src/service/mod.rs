@@ -19,7 +19,7 @@ mod refresh;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::credentials::{canonical_username, prepared_password, PasswordHasherId};
+use crate::credentials::PasswordHasherId;
 use crate::error::{AuthError, GrantError, StoreError, TokenError};
 use crate::interleave::Interleave;
 use crate::otp::OtpProvider;
@@ -133,7 +133,7 @@ impl Service {
         if cfg.has(crate::flaws::Flaw::PasswordTruncated) {
             hasher = hasher.truncating();
         }
-        let dummy_hash = hasher.hash("not a password anyone has", &deps.rng);
+        let dummy_hash = hasher.dummy_hash(&deps.rng);
         Ok(Service {
             cfg,
             deps,
@@ -180,7 +180,7 @@ impl Service {
             let name: String = username.to_lowercase().nfd().collect();
             return (!name.is_empty() && !name.contains(char::is_whitespace)).then_some(name);
         }
-        canonical_username(username)
+        self.hasher.canonical(username)
     }
 
     /// The session an access token belongs to, if the token is valid now (rule 4, order rule 9).
