@@ -121,9 +121,26 @@ impl Coverage {
         self.total() - self.missing().len()
     }
 
+    /// The deadline kinds the profile and target make reachable.
+    fn deadline_kinds(&self) -> Vec<DeadlineKind> {
+        use crate::model::profile::{Lockout, Rotation};
+        DeadlineKind::ALL
+            .into_iter()
+            .filter(|k| match (&self.scope, k) {
+                (None, _) => true,
+                (Some((_, caps)), _) if !caps.clock => false,
+                (Some((c, caps)), DeadlineKind::ChallengeExpiry) => c.mfa && caps.mfa,
+                (Some((c, _)), DeadlineKind::LockLapse) => c.lockout != Lockout::None,
+                (Some((c, _)), DeadlineKind::StepUp) => c.step_up,
+                (Some((c, _)), DeadlineKind::Grace) => c.rotation == Rotation::Rotate,
+                _ => true,
+            })
+            .collect()
+    }
+
     /// Deadline kinds × offsets no operation met.
     pub fn deadlines_missing(&self) -> Vec<String> {
-        DeadlineKind::ALL
+        self.deadline_kinds()
             .into_iter()
             .flat_map(|k| OFFSETS.map(|o| (k, o)))
             .filter(|key| !self.deadlines.contains_key(key))
@@ -131,10 +148,18 @@ impl Coverage {
             .collect()
     }
 
-    /// Counters that never reached their limit.
+    /// Counters that never reached their limit (of those the profile has).
     pub fn limits_missing(&self) -> Vec<&'static str> {
+        let has = |c: &CounterKind| match (&self.scope, c) {
+            (None, _) => true,
+            (Some((ch, caps)), CounterKind::WrongCodes) => ch.mfa && caps.mfa,
+            (Some((ch, _)), CounterKind::WrongPasswords) => {
+                ch.lockout != crate::model::profile::Lockout::None
+            }
+        };
         CounterKind::ALL
             .into_iter()
+            .filter(has)
             .filter(|c| !self.limits.keys().any(|(k, _)| k == c))
             .map(CounterKind::name)
             .collect()
@@ -160,7 +185,7 @@ impl Coverage {
         if !missing.is_empty() {
             out.push(format!("not reached: {}", missing.join(", ")));
         }
-        let total_deadlines = DeadlineKind::ALL.len() * OFFSETS.len();
+        let total_deadlines = self.deadline_kinds().len() * OFFSETS.len();
         let deadlines_missing = self.deadlines_missing();
         out.push(format!(
             "deadlines met at -1/0/+1 s: {}/{total_deadlines}{}",

@@ -74,10 +74,11 @@ pub fn shrink(
         // Per-operation rewrites, in order: ticks (merge neighbours, then shorten); tokens (an
         // earlier handle of the same kind, so the ops that made the later one can go);
         // arguments (plainer names, devices, scopes, garbage).
-        let rewrites: [Rewrite; 4] = [
+        let rewrites: [Rewrite; 5] = [
             tick_candidates,
             earlier_tokens,
             simpler_arguments,
+            plainer_password,
             without_mfa,
         ];
         for rewrite in rewrites {
@@ -570,4 +571,40 @@ pub(crate) fn plain_account(profile: &Profile, ops: &[Op], i: usize) -> Option<V
         out.push((j, op));
     }
     Some(out)
+}
+
+/// The password registered at `i` replaced by a plain one everywhere it is typed (wrong
+/// passwords that merely resemble it stay as they are).
+fn plainer_password(_: &Profile, ops: &[Op], i: usize) -> Vec<Vec<Op>> {
+    const PLAIN: &str = "correct horse battery";
+    let Op::Register { password, .. } = &ops[i] else {
+        return vec![];
+    };
+    if password == PLAIN || crate::model::accounts::prepared(password).is_none() {
+        return vec![];
+    }
+    let old = password.clone();
+    let swap = |p: &mut String| {
+        if *p == old {
+            *p = PLAIN.to_owned();
+        }
+    };
+    let candidate = ops
+        .iter()
+        .cloned()
+        .map(|mut op| {
+            match &mut op {
+                Op::Register { password, .. }
+                | Op::Login { password, .. }
+                | Op::Reauthenticate { password, .. } => swap(password),
+                Op::ChangePassword { old, new, .. } => {
+                    swap(old);
+                    swap(new);
+                }
+                _ => {}
+            }
+            op
+        })
+        .collect();
+    vec![candidate]
 }
