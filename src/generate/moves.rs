@@ -13,7 +13,6 @@ use super::swarm::Swarm;
 use super::time::{self, RecentCalls};
 use super::values;
 use crate::adapter::Capabilities;
-use crate::model::accounts::canonical;
 use crate::model::{
     Code, CounterKind, DeadlineKind, Op, OpKind, Scope, State, Subject, Token, Upstream, Version,
 };
@@ -266,7 +265,7 @@ pub fn probe_deadline(
             _ => probe(u, &after, *i)?,
         },
         Subject::Account(name) => Op::Login {
-            user: spelling_of(u, name)?,
+            user: values::spelling_of(u, name)?,
             password: if u.ratio(1, 2)? {
                 after.accounts[name].password.clone()
             } else {
@@ -304,7 +303,7 @@ pub fn approach_limit(u: &mut Unstructured<'_>, s: &State) -> Result<Option<Vec<
     for _ in 0..n {
         ops.push(match (&c.kind, &c.subject) {
             (CounterKind::WrongPasswords, Subject::Account(name)) => Op::Login {
-                user: spelling_of(u, name)?,
+                user: values::spelling_of(u, name)?,
                 password: "wrong password!".into(),
                 device: u.int_in_range(0..=3)?,
             },
@@ -318,12 +317,3 @@ pub fn approach_limit(u: &mut Unstructured<'_>, s: &State) -> Result<Option<Vec<
     Ok(Some(ops))
 }
 
-/// A spelling of the account `name` (another row entry of [`values::NAMES`] when it has one).
-fn spelling_of(u: &mut Unstructured<'_>, name: &str) -> Result<String> {
-    for row in values::NAMES {
-        if row.iter().any(|n| canonical(n).as_deref() == Some(name)) {
-            return Ok(u.choose(row)?.to_string());
-        }
-    }
-    Ok(name.to_owned())
-}

@@ -134,16 +134,32 @@ pub fn spelling_of_existing(u: &mut Unstructured<'_>, s: &State) -> Result<Strin
     let Ok(name) = u.choose(&names) else {
         return spelling(u);
     };
-    // Another spelling of the same account when the table has one.
-    for row in NAMES {
-        if row
-            .iter()
-            .any(|n| canonical(n).as_deref() == Some(name.as_str()))
-        {
-            return Ok(u.choose(row)?.to_string());
-        }
+    spelling_of(u, name)
+}
+
+/// A spelling of the account `name`: another entry of its row of [`NAMES`] when it has one.
+pub fn spelling_of(u: &mut Unstructured<'_>, name: &str) -> Result<String> {
+    match rows().get(name) {
+        Some(row) => Ok(u.choose(row)?.to_string()),
+        None => Ok(name.to_owned()),
     }
-    Ok(name.to_string())
+}
+
+/// The row of [`NAMES`] each canonical name belongs to (computed once).
+fn rows() -> &'static std::collections::HashMap<String, &'static [&'static str]> {
+    static ROWS: std::sync::OnceLock<std::collections::HashMap<String, &'static [&'static str]>> =
+        std::sync::OnceLock::new();
+    ROWS.get_or_init(|| {
+        let mut rows = std::collections::HashMap::new();
+        for row in NAMES {
+            for n in row.iter() {
+                if let Some(c) = canonical(n) {
+                    rows.entry(c).or_insert(*row);
+                }
+            }
+        }
+        rows
+    })
 }
 
 pub fn user_name(u: &mut Unstructured<'_>, s: &State) -> Result<String> {
