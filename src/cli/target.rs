@@ -10,8 +10,8 @@ use std::path::PathBuf;
 #[derive(clap::Args, Clone)]
 pub struct TargetArgs {
     /// `in-process` (auth::Service in this process), `http` (an auth-server started for each
-    /// case, with test hooks and wiremock as its OTP provider), or `http://HOST:PORT` (a running
-    /// server, as a black box).
+    /// case, with test hooks and wiremock as its OTP provider), `http://HOST:PORT` (a running
+    /// server, as a black box), or `django-oauth-toolkit` (targets/django-oauth-toolkit).
     #[arg(long, default_value = "in-process")]
     pub target: String,
     /// Store of the in-process target.
@@ -26,6 +26,10 @@ pub struct TargetArgs {
     /// Switch on a catalogue flaw in the in-process service (build with `--features flaws`).
     #[arg(long)]
     pub flaw: Option<String>,
+    /// With `--target django-oauth-toolkit`: the DOT version (a
+    /// `targets/django-oauth-toolkit/requirements-VERSION.txt`).
+    #[arg(long, default_value = "3.4.1")]
+    pub dot_version: String,
     /// The protocol profile (a TOML file, see `profiles/`): the numbers and the protocol
     /// choices the service makes. Default: the target's own (this repository's protocol).
     #[arg(long)]
@@ -106,6 +110,9 @@ impl TargetArgs {
                 };
                 Ok(Target::Http(HttpTarget::Managed { server_bin }))
             }
+            "django-oauth-toolkit" => Ok(Target::Custom(std::sync::Arc::new(
+                authcheck::adapters::dot::DjangoOauthToolkit::new(&self.dot_version),
+            ))),
             url if url.starts_with("http://") || url.starts_with("https://") => {
                 Ok(Target::Http(HttpTarget::External {
                     base: url.to_owned(),
@@ -113,7 +120,7 @@ impl TargetArgs {
                 }))
             }
             other => Err(CliError::Usage(format!(
-                "--target {other}: expected in-process, http or http://HOST:PORT"
+                "--target {other}: expected in-process, http, http://HOST:PORT or django-oauth-toolkit"
             ))),
         }
     }

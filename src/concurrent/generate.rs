@@ -276,6 +276,7 @@ fn available(kind: BranchKind, settings: &Settings) -> bool {
         BranchKind::VerifyRight | BranchKind::VerifyWrong => c.mfa && caps.mfa,
         BranchKind::Sensitive | BranchKind::ReauthRight | BranchKind::ReauthWrong => c.step_up,
         BranchKind::ChangePassword | BranchKind::ChangePasswordWrongOld => c.password_change,
+        BranchKind::Logout => c.logout,
         BranchKind::AdminDisable | BranchKind::AdminEnable | BranchKind::AdminUnlock => {
             c.admin && caps.admin
         }
@@ -293,6 +294,7 @@ impl BranchMenu {
             BranchKind::VerifyRight | BranchKind::VerifyWrong => c.mfa && caps.mfa,
             BranchKind::Sensitive | BranchKind::ReauthRight | BranchKind::ReauthWrong => c.step_up,
             BranchKind::ChangePassword | BranchKind::ChangePasswordWrongOld => c.password_change,
+            BranchKind::Logout => c.logout,
             BranchKind::AdminDisable | BranchKind::AdminEnable | BranchKind::AdminUnlock => {
                 c.admin && caps.admin
             }

@@ -8,7 +8,6 @@
 use super::Event;
 use crate::adapter::Observability;
 use crate::driver::{outcome_of, Handles};
-use crate::model::accounts::canonical;
 use crate::model::{Op, Outcome, State, Token};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
@@ -100,7 +99,9 @@ pub fn accounts(state: &State, events: &[Event]) -> Vec<Option<String>> {
             | Op::Login { user, .. }
             | Op::AdminDisable { user }
             | Op::AdminEnable { user }
-            | Op::AdminUnlock { user } => Some(canonical(user).unwrap_or_else(|| user.clone())),
+            | Op::AdminUnlock { user } => {
+                Some(state.account_name(user).unwrap_or_else(|| user.clone()))
+            }
             op => op
                 .token()
                 .and_then(|t| token_user(state, t, e.branch, &key_of)),

@@ -316,4 +316,3 @@ pub fn approach_limit(u: &mut Unstructured<'_>, s: &State) -> Result<Option<Vec<
     }
     Ok(Some(ops))
 }
-

@@ -155,6 +155,7 @@ pub fn runnable(kind: OpKind, caps: Capabilities, choices: Choices) -> bool {
         }
         OpKind::Sensitive | OpKind::Reauthenticate => choices.step_up,
         OpKind::ChangePassword => choices.password_change,
+        OpKind::Logout => choices.logout,
         _ => true,
     }
 }

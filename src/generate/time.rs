@@ -5,6 +5,7 @@
 //! the protocol's windows — where a deadline would be if that call had (wrongly) set one — so a
 //! service that moves a timestamp it should not is caught by a tick that lands in between.
 
+use crate::model::deadlines::NEVER;
 use crate::model::{Deadline, Op, Params, State, Subject};
 use arbitrary::{Result, Unstructured};
 
@@ -94,6 +95,7 @@ pub fn targets(s: &State, recent: &RecentCalls) -> Targets {
             .times
             .iter()
             .flat_map(|t| s.params.windows().map(|w| t.saturating_add(w)))
+            .filter(|at| *at < NEVER)
             .collect(),
     );
     Targets {
@@ -132,7 +134,7 @@ fn random_span(u: &mut Unstructured<'_>, p: &Params) -> Result<u64> {
         2 => u.int_in_range(1..=1000)?,
         3 => u.int_in_range(1..=50_000)?,
         _ => {
-            let w = (*u.choose(&p.windows())?).max(1);
+            let w = (*u.choose(&p.windows())?).clamp(1, NEVER / 4);
             w.saturating_mul(u.int_in_range(1..=3)?)
         }
     })

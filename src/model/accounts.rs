@@ -67,8 +67,23 @@ fn memo(
 }
 
 impl State {
+    /// The account a typed username names under this state's choices (PRECIS, or exact ASCII),
+    /// or `None` for a name no account can have.
+    pub fn account_name(&self, user: &str) -> Option<String> {
+        match self.choices.usernames {
+            super::profile::Usernames::Precis => canonical(user),
+            super::profile::Usernames::ExactAscii => {
+                let ok = (1..=150).contains(&user.len())
+                    && user
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"._@+-".contains(&b));
+                ok.then(|| user.to_owned())
+            }
+        }
+    }
+
     pub(super) fn register(&mut self, user: &str, password: &str, mfa: bool) -> Outcome {
-        let Some(name) = canonical(user) else {
+        let Some(name) = self.account_name(user) else {
             return Outcome::Rejected(Reason::InvalidUsername);
         };
         let Some(password) = prepared(password) else {
@@ -94,7 +109,7 @@ impl State {
     pub(super) fn login(&mut self, user: &str, password: &str) -> Outcome {
         use super::profile::Lockout;
         let (now, p, lockout) = (self.now, self.params, self.choices.lockout);
-        let Some(name) = canonical(user) else {
+        let Some(name) = self.account_name(user) else {
             return Outcome::Rejected(Reason::InvalidCredentials);
         };
         let Some(account) = self.accounts.get_mut(&name) else {
@@ -175,11 +190,15 @@ impl State {
     }
 
     fn known(&self, user: &str) -> Option<String> {
-        canonical(user).filter(|name| self.accounts.contains_key(name))
+        self.account_name(user)
+            .filter(|name| self.accounts.contains_key(name))
     }
 
     fn with_account(&mut self, user: &str, change: impl FnOnce(&mut Account)) -> Outcome {
-        match canonical(user).and_then(|name| self.accounts.get_mut(&name)) {
+        match self
+            .account_name(user)
+            .and_then(|name| self.accounts.get_mut(&name))
+        {
             Some(account) => {
                 change(account);
                 Outcome::Done

@@ -2,6 +2,10 @@
 
 use super::{Params, Session, TokenReason};
 
+/// Deadlines this far away never come: a profile whose service has no such timeout sets the
+/// window to (at least) this, and nothing aims at it.
+pub const NEVER: u64 = 1 << 50;
+
 /// A timestamp `t` is valid iff `now < t`: a token whose expiry is `now` is rejected.
 pub fn valid(now: u64, t: u64) -> bool {
     now < t
@@ -120,7 +124,7 @@ impl super::State {
         subjects
             .iter()
             .flat_map(|subject| self.deadlines_of(subject))
-            .filter(|d| d.at >= now)
+            .filter(|d| d.at >= now && d.at < NEVER)
             .collect()
     }
 
@@ -212,7 +216,7 @@ impl super::State {
             | Op::AdminDisable { user }
             | Op::AdminEnable { user }
             | Op::AdminUnlock { user } => {
-                out.extend(super::accounts::canonical(user).map(Subject::Account));
+                out.extend(self.account_name(user).map(Subject::Account));
             }
             _ => {}
         }

@@ -51,6 +51,22 @@ pub enum Revoke {
     /// tokens issued beside it (older refresh tokens are ignored). The session itself — other
     /// access tokens — lives on.
     TokenPair,
+    /// The pair: either token of the current pair (the current refresh token and the access
+    /// tokens issued beside it) ends both; a token of an older pair ends only itself.
+    Pair,
+}
+
+/// How usernames are compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Usernames {
+    /// PRECIS UsernameCaseMapped (PROTOCOL.md §3): case, width and normalisation variants
+    /// are one account, in any script.
+    #[default]
+    Precis,
+    /// Byte for byte, and only ASCII letters, digits and `. _ @ + -`, 1 to 150 of them (a
+    /// Django-style user model behind a plain registration form).
+    ExactAscii,
 }
 
 /// Whether and how accounts lock after wrong passwords.
@@ -77,6 +93,10 @@ pub struct Choices {
     pub grace_retry: GraceRetry,
     /// Rule 3: what reuse of an old refresh token ends.
     pub reuse: Reuse,
+    /// Rule 4: a refresh ends the access token issued with the refresh token it consumed (one
+    /// live access token per session, as OAuth servers that store access and refresh tokens as
+    /// a pair do).
+    pub rotation_ends_previous_access: bool,
     /// Rule 10: what revocation ends.
     pub revoke: Revoke,
     /// Rule 5: `AdminDisable` revokes every session of the user; else its tokens live on and
@@ -91,12 +111,16 @@ pub struct Choices {
     /// Rule 4: `Sensitive` needs a recent factor (`step_up_required`), and `Reauthenticate`
     /// exists to give one.
     pub step_up: bool,
+    /// Rule 5: logout exists at all.
+    pub logout: bool,
     /// Rule 5: logout has the `others` and `global` scopes (else it ends this session only).
     pub logout_scopes: bool,
     /// Rule 1: `ChangePassword` exists.
     pub password_change: bool,
     /// Rule 5: the admin operations (disable, enable, unlock) exist.
     pub admin: bool,
+    /// §3: how usernames are compared.
+    pub usernames: Usernames,
 }
 
 impl Default for Choices {
@@ -111,15 +135,18 @@ impl Choices {
         rotation: Rotation::Rotate,
         grace_retry: GraceRetry::NewAccess,
         reuse: Reuse::RevokeSession,
+        rotation_ends_previous_access: false,
         revoke: Revoke::Session,
         disable_ends_sessions: true,
         password_change_ends_other_sessions: true,
         lockout: Lockout::Distinct,
         mfa: true,
         step_up: true,
+        logout: true,
         logout_scopes: true,
         password_change: true,
         admin: true,
+        usernames: Usernames::Precis,
     };
 }
 

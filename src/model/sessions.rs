@@ -77,6 +77,16 @@ impl State {
             .is_some_and(|at| valid(now, at.saturating_add(p.refresh_grace)));
         let mut new_access = true;
         if g == c {
+            if choices.rotation_ends_previous_access {
+                for t in self
+                    .access
+                    .iter_mut()
+                    .filter(|t| t.session == session && t.generation == c)
+                {
+                    t.revoked = true;
+                }
+            }
+            let s = &mut self.sessions[session];
             if choices.rotation == Rotation::Rotate {
                 s.generation += 1;
                 s.rotated_at = Some(now);
@@ -90,6 +100,7 @@ impl State {
             }
             return reject(Grant::Reuse);
         }
+        let s = &mut self.sessions[session];
         s.last_active = now;
         let generation = s.generation;
         if new_access {
@@ -146,9 +157,30 @@ impl State {
     /// (Profile choice `revoke = token-pair`: only that token, or the current refresh token with
     /// the access tokens issued beside it.)
     pub(super) fn revoke(&mut self, token: &Token) -> Outcome {
-        if self.choices.revoke == super::profile::Revoke::TokenPair {
-            self.revoke_pair(token);
-            return Outcome::Revoked;
+        use super::profile::Revoke;
+        match self.choices.revoke {
+            Revoke::Session => {}
+            Revoke::TokenPair => {
+                self.revoke_pair(token);
+                return Outcome::Revoked;
+            }
+            Revoke::Pair => {
+                // An access token of the current pair takes its refresh token with it.
+                if let Token::Access(k) = token {
+                    if let Some(t) = self.access.get(*k) {
+                        let s = &self.sessions[t.session];
+                        if t.generation == s.generation {
+                            let (session, generation) = (t.session, t.generation);
+                            self.revoke_pair(&Token::Refresh {
+                                session,
+                                generation,
+                            });
+                        }
+                    }
+                }
+                self.revoke_pair(token);
+                return Outcome::Revoked;
+            }
         }
         let session = match token {
             Token::Access(k) => self.access.get(*k).map(|t| t.session),
