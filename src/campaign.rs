@@ -130,6 +130,8 @@ pub struct CheckOptions {
     pub params: Option<Params>,
     /// The protocol (choices and base numbers): `None` is the adapter's own profile.
     pub profile: Option<Profile>,
+    /// The file `profile` came from, for the commands a report prints.
+    pub profile_file: Option<std::path::PathBuf>,
     /// Which slice of the campaign's cases this run takes.
     pub shard: Shard,
     /// Sequential cases, concurrent cases, or both.
@@ -191,6 +193,7 @@ impl Default for CheckOptions {
             max_ops: DEFAULT_MAX_OPS,
             params: None,
             profile: None,
+            profile_file: None,
             shard: Shard::WHOLE,
             mix: Mix::Sequential,
             mode: Mode::Deterministic,

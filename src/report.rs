@@ -20,6 +20,9 @@ pub fn rerun_command(opts: &CheckOptions, finding: &Finding) -> String {
     }
     words.push(' ');
     words.push_str(&opts.target.args());
+    if let Some(file) = &opts.profile_file {
+        words.push_str(&format!(" --profile {}", file.display()));
+    }
     if opts.max_ops != DEFAULT_MAX_OPS {
         words.push_str(&format!(" --max-ops {}", opts.max_ops));
     }
@@ -149,8 +152,13 @@ pub fn finding_text(opts: &CheckOptions, finding: &Finding, trace: &Trace, file:
         }
     }
     out.push_str(&format!("\nminimal trace written to {file}\n"));
+    let profile = opts
+        .profile_file
+        .as_ref()
+        .map(|f| format!(" --profile {}", f.display()))
+        .unwrap_or_default();
     out.push_str(&format!(
-        "replay it:          cargo run --release -- replay {file} {}\n",
+        "replay it:          cargo run --release -- replay {file} {}{profile}\n",
         opts.target.args()
     ));
     out.push_str(&format!(

@@ -88,6 +88,7 @@ pub fn run(args: CheckArgs) -> CliResult {
         max_ops: args.max_ops,
         params: parse_params(args.params.as_deref())?,
         profile: args.target.profile()?,
+        profile_file: args.target.profile.clone(),
         shard: args.shard,
         mix: if args.concurrent {
             Mix::Concurrent

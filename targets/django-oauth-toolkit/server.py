@@ -67,7 +67,10 @@ def configure(args):
             "default": {
                 "ENGINE": "django.db.backends.sqlite3",
                 "NAME": args.db,
-                "OPTIONS": {"timeout": 30},
+                # Write transactions take the lock when they begin: with SQLite's default
+                # (deferred) mode two concurrent refreshes both read, then both try to write,
+                # and one fails with "database is locked" (a 500) whatever the timeout.
+                "OPTIONS": {"timeout": 30, "transaction_mode": "IMMEDIATE"},
             }
         },
         # Fast hashing for a test server (the campaign logs in thousands of times).
@@ -81,7 +84,13 @@ def configure(args):
             "SCOPES": {"read": "read"},
             "DEFAULT_SCOPES": ["read"],
         },
-        LOGGING={"version": 1, "disable_existing_loggers": True},
+        # Server errors (a 500) go to stderr with their traceback; nothing else is logged.
+        LOGGING={
+            "version": 1,
+            "disable_existing_loggers": True,
+            "handlers": {"stderr": {"class": "logging.StreamHandler"}},
+            "loggers": {"django.request": {"handlers": ["stderr"], "level": "ERROR"}},
+        },
     )
     import django
 
