@@ -21,7 +21,7 @@ import time
 
 SCOPE = (
     "auth/src/rules.rs",
-    "auth/src/service.rs",
+    "auth/src/service",  # service.rs before the split, service/ after
     "auth/src/store/",
     "auth/src/tokens.rs",
     "auth/src/credentials.rs",

@@ -425,10 +425,12 @@ pub fn shrink_failure(
     (profile.params, ops, failure)
 }
 
-/// Shrinks a failing run of `ops` against fresh systems under test: the operations first, then
-/// the protocol numbers back toward the defaults (all at once, else one at a time) while the
-/// failure stays, then the operations again under the plainer numbers. The profile's choices
-/// stay as they are.
+/// Shrinks a failing run of `ops` against fresh systems under test: the operations first; then,
+/// where the target is configured with the case's numbers, the protocol numbers — back toward
+/// the defaults (all at once, else one at a time) while the failure stays, and windows halved
+/// while that makes the failing trace shorter (a bug found by keeping a session alive until its
+/// 12-hour absolute timeout shrinks to a few operations once the timeout is short) — and the
+/// operations again under the new numbers. The profile's choices stay as they are.
 pub fn shrink_failure_with(
     target: &Target,
     profile: &Profile,
@@ -447,42 +449,77 @@ pub fn shrink_failure_with(
         shrink(&profile, ops, failure, &mut oracle)
     };
     let (mut ops, mut failure) = shrink_ops(profile.params, ops, failure);
+    // A target that runs its own numbers would not follow other ones: the model would be
+    // checking a protocol the service was never configured with.
+    if !target.capabilities().params {
+        return (profile.clone(), ops, failure);
+    }
     let mut params = profile.params;
-    let mut plainer = false;
+    let still_fails = |p: Params, ops: &[Op], failure: &Failure| {
+        if !crate::shrink::valid(&with(p), ops) {
+            return None;
+        }
+        run_ops_with(target, &with(p), token_seed, ops, None)
+            .failure
+            .filter(|f| f.same_kind(failure))
+    };
     loop {
+        // Plainer numbers, for the trace as it is.
         let defaults = Params::default();
-        let mut candidates = vec![defaults];
+        let mut plainer = vec![defaults];
         for key in params.changed() {
             let mut p = params;
             let _ = p.set(key, defaults.get(key).unwrap_or_default());
-            candidates.push(p);
+            plainer.push(p);
         }
-        let found = candidates
+        let found = plainer
             .into_iter()
             .filter(|p| *p != params)
-            .find_map(|p| {
-                if !crate::shrink::valid(&with(p), &ops) {
-                    return None;
-                }
-                run_ops_with(target, &with(p), token_seed, &ops, None)
-                    .failure
-                    .filter(|f| f.same_kind(&failure))
-                    .map(|f| (p, f))
-            });
+            .find_map(|p| still_fails(p, &ops, &failure).map(|f| (p, f)));
+        if let Some((p, f)) = found {
+            params = p;
+            ops.truncate(f.step + 1);
+            (ops, failure) = shrink_ops(params, &ops, f);
+            continue;
+        }
+        // Shorter windows, where they let the operations shrink further.
+        if ops.len() <= SHORT_TRACE {
+            break;
+        }
+        // The whole trace may pass under a shorter window (the session it kept alive now
+        // expires on the way): the shrinker looks for a part of it that still fails, and
+        // keeps the trace it started from when there is none.
+        let found = shorter_horizons(params).into_iter().find_map(|p| {
+            let (shorter, f) = shrink_ops(p, &ops, failure.clone());
+            (shorter.len() < ops.len()).then_some((p, shorter, f))
+        });
         match found {
-            Some((p, f)) => {
-                params = p;
-                ops.truncate(f.step + 1);
-                failure = f;
-                plainer = true;
-            }
+            Some((p, shorter, f)) => (params, ops, failure) = (p, shorter, f),
             None => break,
         }
     }
-    if plainer {
-        (ops, failure) = shrink_ops(params, &ops, failure);
-    }
     (with(params), ops, failure)
+}
+
+/// A failing trace this short is read at a glance: numbers are not traded for fewer steps.
+const SHORT_TRACE: usize = 8;
+
+/// `params` with one window halved (never below one second; the idle timeout kept within the
+/// absolute one), each window in turn, longest first.
+fn shorter_horizons(params: Params) -> Vec<Params> {
+    let mut keys: Vec<&str> = crate::model::params::KEYS
+        .into_iter()
+        .filter(|k| !matches!(*k, "lockout_threshold" | "mfa_max_attempts"))
+        .collect();
+    keys.sort_by_key(|k| std::cmp::Reverse(params.get(k).unwrap_or_default()));
+    keys.into_iter()
+        .filter_map(|key| {
+            let value = params.get(key)?;
+            let mut p = params;
+            p.set(key, value / 2).ok()?;
+            (value >= 2 && p.idle_timeout <= p.absolute_timeout).then_some(p)
+        })
+        .collect()
 }
 
 /// Runs the campaign; `progress` is told after every case. Stops at the first failure.
@@ -491,6 +528,9 @@ pub fn check(opts: &CheckOptions, mut progress: impl FnMut(u64)) -> Summary {
     let profile = opts.profile();
     let caps = opts.target.capabilities();
     let mut coverage = Coverage::scoped(profile.choices, caps);
+    if opts.params.is_some() || !caps.params {
+        coverage = coverage.with_fixed_numbers(&profile.params);
+    }
     let mut total_ops = 0;
     let mut failure = None;
     let mut cases = 0;

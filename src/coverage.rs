@@ -19,6 +19,8 @@ pub struct Coverage {
     /// What can be reached at all: the profile's choices and the target's capabilities
     /// (`None`: everything the protocol table (PROTOCOL.md §4) lists).
     scope: Option<(Choices, Capabilities)>,
+    /// Deadlines that never come: the target runs fixed numbers whose window is 'never'.
+    never: Vec<DeadlineKind>,
     counts: BTreeMap<(OpKind, OutcomeKind), u64>,
     deadlines: BTreeMap<(DeadlineKind, i8), u64>,
     limits: BTreeMap<(CounterKind, OpKind), u64>,
@@ -38,14 +40,48 @@ impl Coverage {
         }
     }
 
+    /// Scoped further to a target that runs these numbers and no others: a window that is
+    /// 'never' (DOT has no session timeouts) has no deadline to reach, nor what it expires.
+    pub fn with_fixed_numbers(mut self, params: &crate::model::Params) -> Self {
+        use crate::model::deadlines::NEVER;
+        let window = |k: &DeadlineKind| match k {
+            DeadlineKind::AccessExpiry => params.access_ttl,
+            DeadlineKind::Idle => params.idle_timeout,
+            DeadlineKind::Absolute => params.absolute_timeout,
+            DeadlineKind::StepUp => params.step_up_window,
+            DeadlineKind::Grace => params.refresh_grace,
+            DeadlineKind::LockLapse => params.lockout_duration,
+            DeadlineKind::ChallengeExpiry => params.mfa_challenge_ttl,
+        };
+        self.never = DeadlineKind::ALL
+            .into_iter()
+            .filter(|k| window(k) >= NEVER)
+            .collect();
+        self
+    }
+
     /// The protocol-table pairs in scope.
     fn table(&self) -> Vec<(OpKind, OutcomeKind)> {
+        use crate::model::{Grant, Reason, TokenReason};
         let table = design_table();
+        let never = |kinds: &[DeadlineKind]| kinds.iter().all(|k| self.never.contains(k));
+        let expires = |outcome: &OutcomeKind| match outcome {
+            OutcomeKind::Rejected(Reason::InvalidGrant(Grant::Expired)) => {
+                !never(&[DeadlineKind::Idle, DeadlineKind::Absolute])
+            }
+            OutcomeKind::Rejected(Reason::Unauthorized(TokenReason::Expired)) => !never(&[
+                DeadlineKind::AccessExpiry,
+                DeadlineKind::Idle,
+                DeadlineKind::Absolute,
+            ]),
+            _ => true,
+        };
         match &self.scope {
             None => table,
             Some((choices, caps)) => table
                 .into_iter()
                 .filter(|(op, outcome)| reachable(*op, *outcome, choices, caps))
+                .filter(|(_, outcome)| expires(outcome))
                 .collect(),
         }
     }
@@ -86,6 +122,7 @@ impl Coverage {
     pub fn merge(&mut self, other: &Coverage) {
         if self.scope.is_none() {
             self.scope = other.scope;
+            self.never = other.never.clone();
         }
         for (k, v) in &other.counts {
             *self.counts.entry(*k).or_default() += v;
@@ -126,6 +163,7 @@ impl Coverage {
         use crate::model::profile::{Lockout, Rotation};
         DeadlineKind::ALL
             .into_iter()
+            .filter(|k| !self.never.contains(k))
             .filter(|k| match (&self.scope, k) {
                 (None, _) => true,
                 (Some((_, caps)), _) if !caps.clock => false,

@@ -18,6 +18,7 @@ use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// The public client the project registers.
@@ -132,31 +133,84 @@ impl Adapter for DjangoOauthToolkit {
 
     fn start(&self, profile: &Profile, _seed: u64) -> Result<Box<dyn Instance>, AdapterError> {
         let (python, template) = self.prepare()?;
-        let dir = tempfile::tempdir().map_err(|e| AdapterError::Unavailable(e.to_string()))?;
         let flag = |b: bool| if b { "1" } else { "0" };
-        let mut child = Command::new(&python)
-            .arg(self.dir.join("server.py"))
+        let settings = vec![
+            format!("--access-ttl={}", profile.params.access_ttl),
+            format!("--grace={}", profile.params.refresh_grace),
+            format!(
+                "--rotate={}",
+                flag(profile.choices.rotation == Rotation::Rotate)
+            ),
+            format!(
+                "--reuse-protection={}",
+                flag(profile.choices.reuse == Reuse::RevokeSession)
+            ),
+        ];
+        let key = (self.version.clone(), settings);
+        // A server left by an earlier instance with the same settings, reset to a fresh
+        // database and clock (a process start costs most of a short case).
+        let idle = {
+            let mut pool = IDLE.lock().unwrap_or_else(|p| p.into_inner());
+            let at = pool.iter().position(|s| s.key == key);
+            at.map(|i| pool.swap_remove(i))
+        };
+        if let Some(server) = idle {
+            if server.client.post_empty("/__test/reset") == Some(204) {
+                return Ok(Box::new(DotInstance {
+                    server: Some(server),
+                }));
+            }
+        }
+        let server = Server::spawn(&python, &self.dir, &template, key)?;
+        Ok(Box::new(DotInstance {
+            server: Some(server),
+        }))
+    }
+}
+
+/// Servers no instance is using, by their settings, for the next instance to reset and take.
+static IDLE: Mutex<Vec<Server>> = Mutex::new(Vec::new());
+/// More idle servers than this are stopped (a campaign uses one configuration at a time).
+const MAX_IDLE: usize = 2;
+
+/// One DOT server process: killed when dropped. It also exits by itself when its stdin (a
+/// pipe from this process) closes, so servers left idle do not outlive the harness.
+struct Server {
+    key: (String, Vec<String>),
+    client: Arc<DotClient>,
+    child: Child,
+    _stdin: Option<std::process::ChildStdin>,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    fn spawn(
+        python: &std::path::Path,
+        dir: &std::path::Path,
+        template: &std::path::Path,
+        key: (String, Vec<String>),
+    ) -> Result<Server, AdapterError> {
+        let scratch = tempfile::tempdir().map_err(|e| AdapterError::Unavailable(e.to_string()))?;
+        // The server's stderr (Django's tracebacks of a 500) goes to a file a failure quotes.
+        let log = scratch.path().join("server.log");
+        let stderr = std::fs::File::create(&log)
+            .map_err(|e| AdapterError::Unavailable(format!("{}: {e}", log.display())))?;
+        let mut child = Command::new(python)
+            .arg(dir.join("server.py"))
             .arg("--db")
-            .arg(dir.path().join("db.sqlite3"))
+            .arg(scratch.path().join("db.sqlite3"))
             .arg("--template")
-            .arg(&template)
-            .args(["--access-ttl", &profile.params.access_ttl.to_string()])
-            .args(["--grace", &profile.params.refresh_grace.to_string()])
-            .args([
-                "--rotate",
-                flag(profile.choices.rotation == Rotation::Rotate),
-            ])
-            .args([
-                "--reuse-protection",
-                flag(profile.choices.reuse == Reuse::RevokeSession),
-            ])
-            .stdin(Stdio::null())
+            .arg(template)
+            .args(&key.1)
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .map_err(|e| AdapterError::Unavailable(format!("cannot start DOT: {e}")))?;
-        let stdout = child.stdout.take();
-        let base = stdout
+        let stdin = child.stdin.take();
+        let base = child
+            .stdout
+            .take()
             .and_then(|out| BufReader::new(out).lines().next())
             .and_then(Result::ok)
             .filter(|line| line.starts_with("http://127.0.0.1:"));
@@ -176,11 +230,26 @@ impl Adapter for DjangoOauthToolkit {
             .timeout(std::time::Duration::from_secs(30))
             .build()
             .map_err(|e| AdapterError::Unavailable(e.to_string()))?;
-        Ok(Box::new(DotInstance {
-            client: Arc::new(DotClient { rt, http, base }),
+        Ok(Server {
+            key,
+            client: Arc::new(DotClient {
+                rt,
+                http,
+                base,
+                log,
+                broken: AtomicBool::new(false),
+            }),
             child,
-            _dir: dir,
-        }))
+            _stdin: stdin,
+            _dir: scratch,
+        })
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -188,45 +257,65 @@ struct DotClient {
     rt: tokio::runtime::Runtime,
     http: reqwest::Client,
     base: String,
+    /// The server's stderr.
+    log: PathBuf,
+    /// A request failed in transport or with a 5xx: the server is not reused.
+    broken: AtomicBool,
 }
 
-/// A running DOT server; stopped (killed) when dropped.
+/// A DOT server serving one instance; back to the idle servers when dropped, if it is healthy.
 struct DotInstance {
-    client: Arc<DotClient>,
-    child: Child,
-    _dir: tempfile::TempDir,
+    server: Option<Server>,
 }
 
 impl Drop for DotInstance {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let Some(mut server) = self.server.take() else {
+            return;
+        };
+        let running = matches!(server.child.try_wait(), Ok(None));
+        let alone = Arc::strong_count(&server.client) == 1;
+        if running && alone && !server.client.broken.load(Ordering::Relaxed) {
+            let mut pool = IDLE.lock().unwrap_or_else(|p| p.into_inner());
+            if pool.len() < MAX_IDLE {
+                pool.push(server);
+            }
+        }
+    }
+}
+
+impl DotInstance {
+    fn client(&self) -> &Arc<DotClient> {
+        &self
+            .server
+            .as_ref()
+            .expect("a live instance has its server")
+            .client
     }
 }
 
 impl Instance for DotInstance {
     fn call(&mut self, request: &Request) -> Answer {
-        self.client.call(request)
+        self.client().call(request)
     }
 
     fn control(&mut self, control: &Control) -> Result<(), AdapterError> {
         match control {
             Control::Tick(seconds) => {
-                let url = format!("{}/__test/clock", self.client.base);
                 let body = serde_json::json!({ "advance_seconds": seconds });
-                let http = self.client.http.clone();
-                self.client
-                    .rt
-                    .block_on(async { http.post(url).json(&body).send().await })
-                    .map(|_| ())
-                    .map_err(|e| AdapterError::Unavailable(format!("clock: {e}")))
+                match self.client().post_json("/__test/clock", &body) {
+                    Some(204) => Ok(()),
+                    status => Err(AdapterError::Unavailable(format!(
+                        "the clock hook answered {status:?}"
+                    ))),
+                }
             }
             other => Err(AdapterError::Unavailable(format!("DOT cannot {other:?}"))),
         }
     }
 
     fn caller(&self) -> Option<Arc<dyn Caller>> {
-        Some(self.client.clone())
+        Some(self.client().clone())
     }
 }
 
@@ -237,6 +326,24 @@ impl Caller for DotClient {
 }
 
 impl DotClient {
+    /// POSTs `body` to a test hook; its status, or `None` (and the server marked broken).
+    fn post_json(&self, path: &str, body: &Value) -> Option<u16> {
+        let request = self.http.post(format!("{}{path}", self.base)).json(body);
+        let status = self
+            .rt
+            .block_on(async { request.send().await })
+            .map(|r| r.status().as_u16())
+            .ok();
+        if status.is_none() {
+            self.broken.store(true, Ordering::Relaxed);
+        }
+        status
+    }
+
+    fn post_empty(&self, path: &str) -> Option<u16> {
+        self.post_json(path, &Value::Null)
+    }
+
     fn call(&self, request: &Request) -> Answer {
         let token = request.token.clone().unwrap_or_default();
         let url = |path: &str| format!("{}{path}", self.base);
@@ -287,15 +394,37 @@ impl DotClient {
         });
         let (status, bytes) = match sent {
             Ok(s) => s,
-            Err(e) => return Answer::Failed(format!("{:?}: {e}", request.op.kind())),
+            Err(e) => {
+                self.broken.store(true, Ordering::Relaxed);
+                return Answer::Failed(format!("{:?}: {e}", request.op.kind()));
+            }
         };
+        if status >= 500 {
+            self.broken.store(true, Ordering::Relaxed);
+        }
         let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        answer(&request.op, status, &body)
+        match answer(&request.op, token.is_empty(), status, &body) {
+            Answer::Failed(what) if status >= 500 => Answer::Failed(format!(
+                "{what}\n  the server's log ends:\n{}",
+                self.log_tail(12)
+            )),
+            other => other,
+        }
+    }
+
+    /// The last `lines` lines of the server's stderr, indented.
+    fn log_tail(&self, lines: usize) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..]
+            .iter()
+            .map(|line| format!("    {line}\n"))
+            .collect()
     }
 }
 
-/// What a DOT response stands for.
-fn answer(op: &Op, status: u16, body: &Value) -> Answer {
+/// What a DOT response stands for (`empty_token`: the request carried an empty token).
+fn answer(op: &Op, empty_token: bool, status: u16, body: &Value) -> Answer {
     let error = body["error"].as_str().unwrap_or_default();
     if status >= 500 {
         return Answer::Failed(format!("{:?} answered {status}: {body}", op.kind()));
@@ -337,6 +466,11 @@ fn answer(op: &Op, status: u16, body: &Value) -> Answer {
             Answer::Rejected(Reason::Unauthorized(TokenReason::Unknown))
         }
         (Op::Revoke { .. }, 200) => Answer::Done,
+        // An empty `token` is a missing one (RFC 6749 §3.1: "parameters sent without a value
+        // MUST be treated as if they were omitted"), so oauthlib refuses the request as
+        // malformed ("Missing token parameter."). Nothing is revoked either way, which is all
+        // the model's `revoked` of a garbage token promises.
+        (Op::Revoke { .. }, 400) if empty_token && error == "invalid_request" => Answer::Done,
         (Op::AdminDisable { .. } | Op::AdminEnable { .. } | Op::AdminUnlock { .. }, 204) => {
             Answer::Done
         }

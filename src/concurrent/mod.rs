@@ -424,10 +424,14 @@ pub fn campaign(
     shard: crate::campaign::Shard,
     mut progress: impl FnMut(u64),
 ) -> CampaignRun {
+    let mut coverage = Coverage::scoped(setup.profile.choices, setup.adapter.capabilities());
+    if !setup.vary_params {
+        coverage = coverage.with_fixed_numbers(&setup.profile.params);
+    }
     let mut run = CampaignRun {
         cases: 0,
         ops: 0,
-        coverage: Coverage::scoped(setup.profile.choices, setup.adapter.capabilities()),
+        coverage,
         failure: None,
     };
     for i in (0..cases).filter(|i| shard.takes(*i)) {

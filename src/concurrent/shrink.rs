@@ -26,7 +26,7 @@ pub fn shrink(
     loop {
         let mut progress = false;
         let size = measure(&case);
-        for candidate in candidates(&case, &setup.profile)
+        for candidate in candidates(&case, &setup.profile, setup.adapter.capabilities().params)
             .into_iter()
             .filter(|c| measure(c) < size)
         {
@@ -57,7 +57,8 @@ fn measure(case: &Case) -> (usize, usize, usize) {
     (case.len(), ops.len(), case.params.changed().len())
 }
 
-fn candidates(case: &Case, base: &crate::model::Profile) -> Vec<Case> {
+/// `configurable`: the target is configured with the case's numbers (else they stay).
+fn candidates(case: &Case, base: &crate::model::Profile, configurable: bool) -> Vec<Case> {
     let profile = crate::model::Profile {
         params: case.params,
         ..base.clone()
@@ -173,6 +174,9 @@ fn candidates(case: &Case, base: &crate::model::Profile) -> Vec<Case> {
         }
     }
     // Plainer numbers: all defaults, or one number back to its default.
+    if !configurable {
+        return out;
+    }
     let defaults = crate::model::Params::default();
     let mut plainer = vec![defaults];
     for key in case.params.changed() {

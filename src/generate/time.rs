@@ -134,8 +134,13 @@ fn random_span(u: &mut Unstructured<'_>, p: &Params) -> Result<u64> {
         2 => u.int_in_range(1..=1000)?,
         3 => u.int_in_range(1..=50_000)?,
         _ => {
-            let w = (*u.choose(&p.windows())?).clamp(1, NEVER / 4);
-            w.saturating_mul(u.int_in_range(1..=3)?)
+            // A multiple of a window the profile has ('never' is not a span to wait).
+            let finite: Vec<u64> = p.windows().into_iter().filter(|w| *w < NEVER).collect();
+            if finite.is_empty() {
+                u.int_in_range(1..=50_000)?
+            } else {
+                (*u.choose(&finite)?).max(1) * u.int_in_range(1..=3)?
+            }
         }
     })
 }

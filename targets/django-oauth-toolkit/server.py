@@ -11,10 +11,13 @@ adds as plainly as a Django shop would:
     POST /admin/users/<name>/disable|enable|unlock   (Bearer admin token)  204 | 404
     POST /__test/clock        {advance_seconds}: moves time for the whole process (time-machine)
     GET  /__test/clock        {now}
+    POST /__test/reset        a fresh start: the database copied from --template again, the
+                              clock back to its start (so one process serves many cases)
 
 Usage: server.py --db FILE [--template FILE] [--access-ttl S] [--rotate 0|1] [--grace S]
        [--reuse-protection 0|1]. Binds 127.0.0.1 on a free port and prints its base URL as the
-first line of stdout. Loopback only: the clock hook must never face a network.
+first line of stdout; exits when its stdin closes (the harness that started it is gone).
+Loopback only: the test hooks must never face a network.
 """
 
 import argparse
@@ -184,9 +187,33 @@ CLOCK = {}
 def clock(request):
     if request.method == "POST":
         body = json.loads(request.body or b"{}")
-        CLOCK["coordinates"].shift(datetime.timedelta(seconds=int(body["advance_seconds"])))
+        try:
+            CLOCK["coordinates"].shift(datetime.timedelta(seconds=int(body["advance_seconds"])))
+        except OverflowError:
+            return answer(422, {"error": "beyond_the_calendar"})
         return answer(204)
     return answer(200, {"now": int(datetime.datetime.now(datetime.timezone.utc).timestamp())})
+
+
+FILES = {}
+
+
+def reset(request):
+    from django.db import connections
+
+    if request.method != "POST" or not FILES.get("template"):
+        return answer(405, {"error": "method_not_allowed"})
+    # Requests close their connections when they finish (CONN_MAX_AGE = 0); this one too,
+    # before the file is replaced under it.
+    connections.close_all()
+    shutil.copyfile(FILES["template"], FILES["db"])
+    CLOCK["coordinates"].move_to(START)
+    return answer(204)
+
+
+def exit_when_orphaned():
+    sys.stdin.read()
+    os._exit(0)
 
 
 def urls():
@@ -198,6 +225,7 @@ def urls():
         path("admin/users/<str:username>/<str:action>", admin),
         path("me", me),
         path("__test/clock", clock),
+        path("__test/reset", reset),
     ]
 
 
@@ -214,6 +242,7 @@ def main():
     args = parse_args()
     if args.template and not args.make_template:
         shutil.copyfile(args.template, args.db)
+        FILES.update(template=args.template, db=args.db)
     configure(args)
     # Time stands still except when the harness moves it.
     CLOCK["coordinates"] = time_machine.travel(START, tick=False).start()
@@ -229,6 +258,7 @@ def main():
     httpd = make_server(
         "127.0.0.1", 0, get_wsgi_application(), server_class=Server, handler_class=QuietHandler
     )
+    threading.Thread(target=exit_when_orphaned, daemon=True).start()
     print(f"http://127.0.0.1:{httpd.server_port}", flush=True)
     httpd.serve_forever()
 
