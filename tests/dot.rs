@@ -17,6 +17,8 @@ fn dot(version: &str) -> DjangoOauthToolkit {
     DjangoOauthToolkit::new(version)
 }
 
+/// Sequential cases: concurrent ones find DOT's refresh races (findings/), which a test that
+/// must pass cannot hold against it and a test that must fail cannot count on every run.
 fn options(version: &str, profile: &str, seed: u64, cases: u64) -> CheckOptions {
     let target = dot(version);
     let profile = target.profile_named(profile).expect("profile loads");
@@ -25,7 +27,7 @@ fn options(version: &str, profile: &str, seed: u64, cases: u64) -> CheckOptions 
         seed,
         target: Target::Custom(Arc::new(target)),
         profile: Some(profile),
-        mix: Mix::Mixed,
+        mix: Mix::Sequential,
         ..CheckOptions::default()
     }
 }
@@ -54,10 +56,8 @@ fn passes(version: &str, profile: &str, seed: u64, cases: u64) -> Summary {
 #[ignore = "installs django-oauth-toolkit from PyPI; .ci/run runs it"]
 fn the_current_release_passes_under_each_profile() {
     for (profile, seed) in [("defaults", 1), ("grace-reuse", 2), ("no-rotation", 3)] {
-        let summary = passes("3.4.1", profile, seed, 16);
-        // Every 8th case ran concurrent requests against the threaded server.
-        assert_eq!(summary.concurrent_cases, 2, "{profile}");
-        assert!(summary.ops > 100, "{profile}: {} ops", summary.ops);
+        let summary = passes("3.4.1", profile, seed, 24);
+        assert!(summary.ops > 500, "{profile}: {} ops", summary.ops);
     }
 }
 
@@ -98,9 +98,12 @@ fn issue_1617_is_rediscovered_on_3_4_0_shrunk_replayed_and_gone_in_3_4_1() {
         matches!(last_expected, Outcome::Rejected(_)),
         "the model refuses the old token: {text}"
     );
-    let newest = steps.iter().map(|(g, _)| *g).max().unwrap();
+    let rotations = steps[..steps.len() - 1]
+        .iter()
+        .filter(|(_, o)| matches!(o, Outcome::Refreshed { .. }))
+        .count() as u64;
     assert!(
-        newest >= last_generation + 2,
+        rotations >= last_generation + 2,
         "the token presented last is at least two rotations old: {text}"
     );
     // The service handed out tokens for it: the bug of #1617.

@@ -195,6 +195,19 @@ fn each_profile_choice_changes_the_rule_it_names() {
         o[8],
         Outcome::Rejected(Reason::InvalidGrant(Grant::Revoked))
     );
+    // revoke=pair: revoking the current access token ends its refresh token too; an access
+    // token a refresh already replaced is gone, and revoking it takes nothing with it.
+    let o = under("revoke=pair", "revoke access#0\nrefresh refresh#0.0\n");
+    assert_eq!(
+        o[3],
+        Outcome::Rejected(Reason::InvalidGrant(Grant::Revoked))
+    );
+    let o = under(
+        "revoke=pair rotation=keep rotation_ends_previous_access=true",
+        "refresh refresh#0.0\nrevoke access#0\naccess access#0\nrefresh refresh#0.0\n",
+    );
+    assert!(matches!(o[4], Outcome::Rejected(Reason::Unauthorized(_))));
+    assert_eq!(o[5], refreshed(0));
     // disable_ends_sessions=false: the tokens live on; logins are refused.
     let o = under(
         "disable_ends_sessions=false",

@@ -144,3 +144,32 @@ fn random_span(u: &mut Unstructured<'_>, p: &Params) -> Result<u64> {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A profile without session timeouts (DOT's) has no span to wait a multiple of: every
+    /// tick stays a real amount of time a service's clock can move by.
+    #[test]
+    fn ticks_are_finite_when_windows_are_never() {
+        let params = Params {
+            idle_timeout: NEVER,
+            absolute_timeout: NEVER,
+            lockout_duration: NEVER,
+            mfa_challenge_ttl: NEVER,
+            step_up_window: NEVER,
+            ..Params::default()
+        };
+        let state = State::new(params);
+        let recent = RecentCalls::default();
+        for seed in 0..4000u64 {
+            use rand_core::{RngCore, SeedableRng};
+            let mut bytes = [0u8; 64];
+            rand_chacha::ChaCha8Rng::seed_from_u64(seed).fill_bytes(&mut bytes);
+            let mut u = Unstructured::new(&bytes);
+            let t = tick(&mut u, &state, &recent).unwrap();
+            assert!(t < 10 * 365 * 86_400, "a tick of {t} s");
+        }
+    }
+}

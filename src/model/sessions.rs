@@ -165,11 +165,13 @@ impl State {
                 return Outcome::Revoked;
             }
             Revoke::Pair => {
-                // An access token of the current pair takes its refresh token with it.
+                // An access token of the current pair takes its refresh token with it; one a
+                // refresh already replaced (or a revoke already ended) is gone, and takes
+                // nothing (DOT deletes such tokens: revoking one revokes an unknown token).
                 if let Token::Access(k) = token {
                     if let Some(t) = self.access.get(*k) {
                         let s = &self.sessions[t.session];
-                        if t.generation == s.generation {
+                        if t.generation == s.generation && !t.revoked {
                             let (session, generation) = (t.session, t.generation);
                             self.revoke_pair(&Token::Refresh {
                                 session,
