@@ -7,7 +7,7 @@
 //! These tests install DOT from PyPI into a virtualenv (`setup.sh`, on first use), so a plain
 //! `cargo test` leaves them out; `.ci/run` runs them with `cargo test --test dot -- --ignored`.
 
-use authcheck::adapters::dot::DjangoOauthToolkit;
+use authcheck::adapters::dot::{Database, DjangoOauthToolkit};
 use authcheck::campaign::{self, CheckOptions, Finding, Mix, Summary, Target};
 use authcheck::model::{Op, Outcome, Profile, Token};
 use authcheck::report;
@@ -59,6 +59,24 @@ fn the_current_release_passes_under_each_profile() {
         let summary = passes("3.4.1", profile, seed, 24);
         assert!(summary.ops > 500, "{profile}: {} ops", summary.ops);
     }
+}
+
+#[test]
+#[ignore = "installs django-oauth-toolkit from PyPI and needs PostgreSQL; .ci/run runs it"]
+fn the_current_release_passes_over_postgres() {
+    let target = dot("3.4.1").over(Database::Postgres);
+    let profile = target.profile_named("grace-reuse").unwrap();
+    let opts = CheckOptions {
+        cases: 12,
+        seed: 4,
+        target: Target::Custom(Arc::new(target)),
+        profile: Some(profile),
+        mix: Mix::Sequential,
+        ..CheckOptions::default()
+    };
+    let summary = campaign::check(&opts, |_| {});
+    assert!(summary.failure.is_none(), "{}", explain(&opts, &summary));
+    assert!(summary.ops > 200, "{} ops", summary.ops);
 }
 
 /// Refreshes of the one session, in order, as `(token generation presented, outcome expected)`.

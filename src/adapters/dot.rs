@@ -18,18 +18,30 @@ use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// The public client the project registers.
 const CLIENT_ID: &str = "authcheck";
 const ADMIN_TOKEN: &str = "authcheck-admin";
 
-/// DOT at `version`, from the project in `dir` (`targets/django-oauth-toolkit`).
+/// DOT at `version`, from the project in `dir` (`targets/django-oauth-toolkit`), over
+/// `database`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DjangoOauthToolkit {
     pub version: String,
     pub dir: PathBuf,
+    pub database: Database,
+}
+
+/// Where DOT keeps its tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Database {
+    /// A SQLite file per instance: writes are serialized by the database lock.
+    Sqlite,
+    /// A database per instance in a private PostgreSQL cluster (`postgres.sh`): row locks,
+    /// so concurrent requests interleave as they do in production.
+    Postgres,
 }
 
 impl DjangoOauthToolkit {
@@ -39,7 +51,14 @@ impl DjangoOauthToolkit {
             version: version.to_owned(),
             dir: std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("targets/django-oauth-toolkit"),
+            database: Database::Sqlite,
         }
+    }
+
+    /// The same, over `database`.
+    pub fn over(mut self, database: Database) -> Self {
+        self.database = database;
+        self
     }
 
     /// The profile file `profiles/NAME.toml` of the target.
@@ -51,15 +70,17 @@ impl DjangoOauthToolkit {
         self.dir.join(format!(".venv-{}", self.version))
     }
 
-    /// The virtualenv (created or refreshed by `setup.sh`) and the migrated template database,
-    /// once per process and version.
-    fn prepare(&self) -> Result<(PathBuf, PathBuf), AdapterError> {
-        static READY: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    /// The virtualenv (created or refreshed by `setup.sh`), the database options of every
+    /// server, and the migrated template database (a file, or a database of the cluster), once
+    /// per process, version and database.
+    fn prepare(&self) -> Result<Prepared, AdapterError> {
+        static READY: Mutex<Vec<(String, Database, Prepared)>> = Mutex::new(Vec::new());
         let mut ready = READY.lock().unwrap_or_else(|p| p.into_inner());
-        let python = self.venv().join("bin/python");
-        let template = self.venv().join("template.sqlite3");
-        if ready.contains(&self.version) {
-            return Ok((python, template));
+        if let Some((_, _, p)) = ready
+            .iter()
+            .find(|(v, d, _)| *v == self.version && *d == self.database)
+        {
+            return Ok(p.clone());
         }
         let fail = |what: String| AdapterError::Unavailable(what);
         let setup = Command::new(self.dir.join("setup.sh"))
@@ -73,26 +94,99 @@ impl DjangoOauthToolkit {
                 self.version
             )));
         }
-        let _ = std::fs::remove_file(&template);
-        let made = Command::new(&python)
+        let (database, template) = match self.database {
+            Database::Sqlite => {
+                let template = self.venv().join("template.sqlite3");
+                let _ = std::fs::remove_file(&template);
+                (vec![], template.display().to_string())
+            }
+            Database::Postgres => {
+                let options = vec!["--postgres".to_owned(), postgres_cluster(&self.dir)?];
+                (
+                    options,
+                    format!("dot_{}_template", self.version.replace('.', "_")),
+                )
+            }
+        };
+        let made = Command::new(self.venv().join("bin/python"))
             .arg(self.dir.join("server.py"))
-            .arg("--db")
-            .arg(&template)
-            .arg("--make-template")
+            .args(&database)
+            .args(["--db", &template, "--make-template"])
             .status()
             .map_err(|e| fail(format!("server.py --make-template: {e}")))?;
         if !made.success() {
             return Err(fail("server.py --make-template failed".into()));
         }
-        ready.push(self.version.clone());
-        Ok((python, template))
+        let prepared = Prepared {
+            python: self.venv().join("bin/python"),
+            database,
+            template,
+        };
+        ready.push((self.version.clone(), self.database, prepared.clone()));
+        Ok(prepared)
     }
+}
+
+/// What every server of one version and database is started with.
+#[derive(Debug, Clone)]
+struct Prepared {
+    python: PathBuf,
+    /// `--postgres HOST:PORT:USER`, or nothing for SQLite.
+    database: Vec<String>,
+    /// The migrated template: a file, or a database name.
+    template: String,
+}
+
+/// The private PostgreSQL cluster of this process (`HOST:PORT:USER` for `server.py`), started
+/// on first use by `postgres.sh`, which stops it and removes its files when this process exits
+/// (its stdin, a pipe from here, closes). As root, the cluster runs as the `postgres` user.
+fn postgres_cluster(dir: &std::path::Path) -> Result<String, AdapterError> {
+    static CLUSTER: Mutex<Option<(String, Child)>> = Mutex::new(None);
+    let mut cluster = CLUSTER.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((host, _)) = cluster.as_ref() {
+        return Ok(host.clone());
+    }
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+    let script = dir.join("postgres.sh");
+    let mut command = if root {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(&script);
+        c
+    } else {
+        Command::new(&script)
+    };
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| AdapterError::Unavailable(format!("postgres.sh: {e}")))?;
+    let socket_dir = child
+        .stdout
+        .take()
+        .and_then(|out| BufReader::new(out).lines().next())
+        .and_then(Result::ok)
+        .filter(|line| line.starts_with('/'))
+        .ok_or_else(|| {
+            AdapterError::Unavailable(
+                "postgres.sh did not start a cluster (is PostgreSQL installed?)".into(),
+            )
+        })?;
+    let host = format!("{socket_dir}:5432:postgres");
+    *cluster = Some((host.clone(), child));
+    Ok(host)
 }
 
 impl Adapter for DjangoOauthToolkit {
     fn describe(&self) -> String {
+        let database = match self.database {
+            Database::Sqlite => "",
+            Database::Postgres => " --dot-db postgres",
+        };
         format!(
-            "--target django-oauth-toolkit --dot-version {}",
+            "--target django-oauth-toolkit --dot-version {}{database}",
             self.version
         )
     }
@@ -132,7 +226,7 @@ impl Adapter for DjangoOauthToolkit {
     }
 
     fn start(&self, profile: &Profile, _seed: u64) -> Result<Box<dyn Instance>, AdapterError> {
-        let (python, template) = self.prepare()?;
+        let prepared = self.prepare()?;
         let flag = |b: bool| if b { "1" } else { "0" };
         let settings = vec![
             format!("--access-ttl={}", profile.params.access_ttl),
@@ -146,7 +240,7 @@ impl Adapter for DjangoOauthToolkit {
                 flag(profile.choices.reuse == Reuse::RevokeSession)
             ),
         ];
-        let key = (self.version.clone(), settings);
+        let key = (format!("{} {:?}", self.version, self.database), settings);
         // A server left by an earlier instance with the same settings, reset to a fresh
         // database and clock (a process start costs most of a short case).
         let idle = {
@@ -161,7 +255,7 @@ impl Adapter for DjangoOauthToolkit {
                 }));
             }
         }
-        let server = Server::spawn(&python, &self.dir, &template, key)?;
+        let server = Server::spawn(&prepared, &self.dir, key)?;
         Ok(Box::new(DotInstance {
             server: Some(server),
         }))
@@ -185,22 +279,27 @@ struct Server {
 
 impl Server {
     fn spawn(
-        python: &std::path::Path,
+        prepared: &Prepared,
         dir: &std::path::Path,
-        template: &std::path::Path,
         key: (String, Vec<String>),
     ) -> Result<Server, AdapterError> {
+        static SERVERS: AtomicU64 = AtomicU64::new(0);
         let scratch = tempfile::tempdir().map_err(|e| AdapterError::Unavailable(e.to_string()))?;
+        // Its own database: a file in its scratch directory, or a database of the cluster.
+        let db = if prepared.database.is_empty() {
+            scratch.path().join("db.sqlite3").display().to_string()
+        } else {
+            let n = SERVERS.fetch_add(1, Ordering::Relaxed);
+            format!("dot_{}_{n}", std::process::id())
+        };
         // The server's stderr (Django's tracebacks of a 500) goes to a file a failure quotes.
         let log = scratch.path().join("server.log");
         let stderr = std::fs::File::create(&log)
             .map_err(|e| AdapterError::Unavailable(format!("{}: {e}", log.display())))?;
-        let mut child = Command::new(python)
+        let mut child = Command::new(&prepared.python)
             .arg(dir.join("server.py"))
-            .arg("--db")
-            .arg(scratch.path().join("db.sqlite3"))
-            .arg("--template")
-            .arg(template)
+            .args(&prepared.database)
+            .args(["--db", &db, "--template", &prepared.template])
             .args(&key.1)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

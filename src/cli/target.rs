@@ -30,10 +30,21 @@ pub struct TargetArgs {
     /// `targets/django-oauth-toolkit/requirements-VERSION.txt`).
     #[arg(long, default_value = "3.4.1")]
     pub dot_version: String,
+    /// With `--target django-oauth-toolkit`: where DOT keeps its tokens, a SQLite file or a
+    /// database of a private PostgreSQL cluster (row locks; needs the PostgreSQL server
+    /// binaries: `apt-get install postgresql`).
+    #[arg(long, value_enum, default_value = "sqlite")]
+    pub dot_db: DotDb,
     /// The protocol profile (a TOML file, see `profiles/`): the numbers and the protocol
     /// choices the service makes. Default: the target's own (this repository's protocol).
     #[arg(long)]
     pub profile: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum DotDb {
+    Sqlite,
+    Postgres,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -111,7 +122,12 @@ impl TargetArgs {
                 Ok(Target::Http(HttpTarget::Managed { server_bin }))
             }
             "django-oauth-toolkit" => Ok(Target::Custom(std::sync::Arc::new(
-                authcheck::adapters::dot::DjangoOauthToolkit::new(&self.dot_version),
+                authcheck::adapters::dot::DjangoOauthToolkit::new(&self.dot_version).over(
+                    match self.dot_db {
+                        DotDb::Sqlite => authcheck::adapters::dot::Database::Sqlite,
+                        DotDb::Postgres => authcheck::adapters::dot::Database::Postgres,
+                    },
+                ),
             ))),
             url if url.starts_with("http://") || url.starts_with("https://") => {
                 Ok(Target::Http(HttpTarget::External {

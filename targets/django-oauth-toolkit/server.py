@@ -14,8 +14,11 @@ adds as plainly as a Django shop would:
     POST /__test/reset        a fresh start: the database copied from --template again, the
                               clock back to its start (so one process serves many cases)
 
-Usage: server.py --db FILE [--template FILE] [--access-ttl S] [--rotate 0|1] [--grace S]
-       [--reuse-protection 0|1]. Binds 127.0.0.1 on a free port and prints its base URL as the
+Usage: server.py --db FILE|NAME [--template FILE|NAME] [--postgres HOST:PORT:USER]
+       [--access-ttl S] [--rotate 0|1] [--grace S] [--reuse-protection 0|1] [--make-template].
+SQLite by default (--db is a file); with --postgres, --db and --template name databases of that
+cluster (the instance's database is created from the template with CREATE DATABASE ...
+TEMPLATE, and again on each reset). Binds 127.0.0.1 on a free port and prints its base URL as the
 first line of stdout; exits when its stdin closes (the harness that started it is gone).
 Loopback only: the test hooks must never face a network.
 """
@@ -41,14 +44,52 @@ START = datetime.datetime(2030, 1, 1, tzinfo=datetime.timezone.utc)
 
 def parse_args():
     p = argparse.ArgumentParser()
-    p.add_argument("--db", required=True)
+    p.add_argument("--db", required=True, help="the SQLite file, or the PostgreSQL database name")
     p.add_argument("--template", help="a migrated database to copy instead of migrating")
+    p.add_argument(
+        "--postgres",
+        metavar="HOST:PORT:USER",
+        help="use PostgreSQL (HOST may be a socket directory) instead of SQLite",
+    )
     p.add_argument("--access-ttl", type=int, default=36000)
     p.add_argument("--rotate", type=int, default=1)
     p.add_argument("--grace", type=int, default=0)
     p.add_argument("--reuse-protection", type=int, default=0)
     p.add_argument("--make-template", action="store_true", help="migrate --db and exit")
     return p.parse_args()
+
+
+def postgres(args, name=None):
+    host, port, user = args.postgres.rsplit(":", 2)
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": name or args.db,
+        "HOST": host,
+        "PORT": port,
+        "USER": user,
+    }
+
+
+def pg_admin(args, *statements):
+    """Runs statements on the cluster's maintenance database (outside any transaction)."""
+    import psycopg
+
+    host, port, user = args.postgres.rsplit(":", 2)
+    with psycopg.connect(host=host, port=port, user=user, dbname="postgres", autocommit=True) as c:
+        for statement in statements:
+            c.execute(statement)
+
+
+def fresh_copy(args):
+    """The instance's database, a copy of the migrated template."""
+    if args.postgres:
+        pg_admin(
+            args,
+            f'DROP DATABASE IF EXISTS "{args.db}" WITH (FORCE)',
+            f'CREATE DATABASE "{args.db}" TEMPLATE "{args.template}"',
+        )
+    else:
+        shutil.copyfile(args.template, args.db)
 
 
 def configure(args):
@@ -66,7 +107,7 @@ def configure(args):
             "oauth2_provider",
         ],
         MIDDLEWARE=[],
-        DATABASES={
+        DATABASES={"default": postgres(args)} if args.postgres else {
             "default": {
                 "ENGINE": "django.db.backends.sqlite3",
                 "NAME": args.db,
@@ -204,9 +245,9 @@ def reset(request):
     if request.method != "POST" or not FILES.get("template"):
         return answer(405, {"error": "method_not_allowed"})
     # Requests close their connections when they finish (CONN_MAX_AGE = 0); this one too,
-    # before the file is replaced under it.
+    # before the database is replaced under it.
     connections.close_all()
-    shutil.copyfile(FILES["template"], FILES["db"])
+    fresh_copy(FILES["args"])
     CLOCK["coordinates"].move_to(START)
     return answer(204)
 
@@ -240,9 +281,11 @@ class QuietHandler(WSGIRequestHandler):
 
 def main():
     args = parse_args()
+    if args.postgres and args.make_template:
+        pg_admin(args, f'DROP DATABASE IF EXISTS "{args.db}" WITH (FORCE)', f'CREATE DATABASE "{args.db}"')
     if args.template and not args.make_template:
-        shutil.copyfile(args.template, args.db)
-        FILES.update(template=args.template, db=args.db)
+        fresh_copy(args)
+        FILES.update(template=args.template, args=args)
     configure(args)
     # Time stands still except when the harness moves it.
     CLOCK["coordinates"] = time_machine.travel(START, tick=False).start()
