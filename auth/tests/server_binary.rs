@@ -18,6 +18,10 @@ struct Server {
 
 impl Server {
     fn start(db: &Path, protocol: &str, clock: u64) -> Server {
+        Server::start_with(db, protocol, clock, &[])
+    }
+
+    fn start_with(db: &Path, protocol: &str, clock: u64, extra: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_auth-server"))
             .args([
                 "--listen",
@@ -36,6 +40,7 @@ impl Server {
             .args(["--argon2-memory-kib", "64", "--argon2-iterations", "1"])
             .arg("--db")
             .arg(db)
+            .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -262,4 +267,63 @@ fn bad_flags_are_usage_errors() {
         "test hooks must refuse a non-loopback address"
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("loopback"));
+}
+
+/// A server you deploy cannot be switched into a catalogue flaw: the option does not exist.
+#[cfg(not(feature = "flaws"))]
+#[test]
+fn a_production_build_has_no_flaw_switch() {
+    let out = Command::new(env!("CARGO_BIN_EXE_auth-server"))
+        .args(["--flaw", "password-truncated"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--flaw"));
+}
+
+/// A `flaws` build runs the flaw it is given (here: passwords compared on their first 72
+/// bytes), and refuses an unknown one.
+#[cfg(feature = "flaws")]
+#[tokio::test]
+async fn a_flaws_build_runs_the_flaw_it_is_given() {
+    let prefix = "p".repeat(72);
+    let outcome = |extra: &'static [&'static str]| {
+        let prefix = prefix.clone();
+        async move {
+            let dir = tempfile::tempdir().unwrap();
+            let server = Server::start_with(&dir.path().join("auth.db"), "v1", CLOCK_START, extra);
+            let (status, _) = server
+                .post(
+                    "/v1/accounts",
+                    None,
+                    json!({ "username": "kim", "password": format!("{prefix}-the-real-end") }),
+                )
+                .await;
+            assert_eq!(status, 201);
+            server
+                .post(
+                    "/v1/session/login",
+                    None,
+                    json!({ "username": "kim", "password": format!("{prefix}-another-end") }),
+                )
+                .await
+                .0
+        }
+    };
+    assert_eq!(
+        outcome(&[]).await,
+        401,
+        "the correct build refuses the wrong tail"
+    );
+    assert_eq!(
+        outcome(&["--flaw", "password-truncated"]).await,
+        200,
+        "the flawed build compares 72 bytes"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_auth-server"))
+        .args(["--flaw", "no-such-flaw"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("password-truncated"));
 }

@@ -59,6 +59,11 @@ struct Args {
     argon2_parallelism: u32,
     #[command(flatten)]
     protocol_numbers: ProtocolNumbers,
+    /// Only in a build with the `flaws` feature (never one you deploy): switch on a flaw of
+    /// the catalogue (docs/PROTOCOL.md §10), so a real upgrade to a flawed build can be checked.
+    #[cfg(feature = "flaws")]
+    #[arg(long, value_name = "ID")]
+    flaw: Option<auth::flaws::Flaw>,
 }
 
 /// The protocol's numbers (seconds, counts); the defaults are PROTOCOL.md §2.
@@ -157,6 +162,11 @@ async fn run(args: Args) -> Result<(), String> {
         ..Config::default()
     };
     args.protocol_numbers.apply(&mut config);
+    #[cfg(feature = "flaws")]
+    if let Some(flaw) = args.flaw {
+        tracing::warn!(%flaw, "a catalogue flaw is switched on: this server is wrong on purpose");
+        config.flaw = Some(flaw);
+    }
     let service = Service::new(
         config,
         Deps {
