@@ -644,14 +644,3 @@ impl CaseFailure {
         trace
     }
 }
-
-/// The catalogue id of a flaw.
-#[cfg(feature = "flaws")]
-pub fn flaw_id(flaw: &Flaw) -> &'static str {
-    flaw.id()
-}
-
-#[cfg(not(feature = "flaws"))]
-pub fn flaw_id(flaw: &Flaw) -> &'static str {
-    match *flaw {}
-}

@@ -150,18 +150,25 @@ impl Trace {
 
     /// Records `params` in the header (`# params: key=value …`; no line for the defaults).
     pub fn set_params(&mut self, params: crate::model::Params) {
+        let line = (params != crate::model::Params::default()).then(|| params.to_string());
+        self.set_header("params", line);
+    }
+
+    /// Replaces the `# key: value` header line (`None`: no line).
+    fn set_header(&mut self, key: &str, value: Option<String>) {
+        let prefix = format!("# {key}:");
         self.lines
-            .retain(|l| !matches!(l, Line::Comment(c) if c.starts_with("# params:")));
-        if params == crate::model::Params::default() {
+            .retain(|l| !matches!(l, Line::Comment(c) if c.starts_with(&prefix)));
+        let Some(value) = value else {
             return;
-        }
+        };
         let at = self
             .lines
             .iter()
             .position(|l| !matches!(l, Line::Comment(_)))
             .unwrap_or(self.lines.len());
         self.lines
-            .insert(at, Line::Comment(format!("# params: {params}")));
+            .insert(at, Line::Comment(format!("{prefix} {value}")));
     }
 
     /// The protocol choices the trace runs under: its `choices:` header over this repository's
@@ -185,18 +192,9 @@ impl Trace {
     /// Records `profile`'s numbers and choices in the header (no lines for the defaults).
     pub fn set_profile(&mut self, profile: &crate::model::Profile) {
         self.set_params(profile.params);
-        self.lines
-            .retain(|l| !matches!(l, Line::Comment(c) if c.starts_with("# choices:")));
-        if profile.choices == crate::model::Choices::default() {
-            return;
-        }
-        let at = self
-            .lines
-            .iter()
-            .position(|l| !matches!(l, Line::Comment(_)))
-            .unwrap_or(self.lines.len());
-        self.lines
-            .insert(at, Line::Comment(format!("# choices: {}", profile.choices)));
+        let choices = profile.choices;
+        let line = (choices != crate::model::Choices::default()).then(|| choices.to_string());
+        self.set_header("choices", line);
     }
 
     /// The value of a `key: value` header line, if present.

@@ -12,6 +12,7 @@
 use crate::adapter::{
     Adapter, AdapterError, Answer, Caller, Capabilities, Control, Instance, Observability, Request,
 };
+use crate::adapters::http::wire::percent_encode;
 use crate::model::profile::{Reuse, Rotation};
 use crate::model::{Aal, Grant, Op, Profile, Reason, TokenReason};
 use serde_json::Value;
@@ -578,15 +579,4 @@ fn answer(op: &Op, empty_token: bool, status: u16, body: &Value) -> Answer {
         }
         _ => Answer::Violation(format!("{:?} answered {status} {body}", op.kind())),
     }
-}
-
-fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

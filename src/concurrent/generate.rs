@@ -289,19 +289,10 @@ struct BranchMenu(Vec<(BranchKind, u32)>);
 
 impl BranchMenu {
     fn draw(u: &mut Unstructured<'_>, settings: &Settings) -> Result<Self> {
-        let (c, caps) = (settings.choices, settings.caps);
-        let has = |kind: &BranchKind| match kind {
-            BranchKind::VerifyRight | BranchKind::VerifyWrong => c.mfa && caps.mfa,
-            BranchKind::Sensitive | BranchKind::ReauthRight | BranchKind::ReauthWrong => c.step_up,
-            BranchKind::ChangePassword | BranchKind::ChangePasswordWrongOld => c.password_change,
-            BranchKind::Logout => c.logout,
-            BranchKind::AdminDisable | BranchKind::AdminEnable | BranchKind::AdminUnlock => {
-                c.admin && caps.admin
-            }
-            _ => true,
-        };
-        let all: Vec<(BranchKind, u32)> =
-            BRANCH_KINDS.into_iter().filter(|(k, _)| has(k)).collect();
+        let all: Vec<(BranchKind, u32)> = BRANCH_KINDS
+            .into_iter()
+            .filter(|(k, _)| available(*k, settings))
+            .collect();
         let mut menu = all.clone();
         if !u.ratio(1, 3)? {
             for (_, w) in menu.iter_mut() {

@@ -294,7 +294,7 @@ pub fn status_of(reason: Reason) -> u16 {
 }
 
 /// Percent-encodes a path segment (everything but unreserved characters).
-fn percent_encode(s: &str) -> String {
+pub(crate) fn percent_encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
