@@ -355,30 +355,6 @@ pub fn case_ops(case_seed: u64, params: Params, max_ops: usize) -> Vec<Op> {
     case_plan(case_seed, &settings).ops
 }
 
-/// Appends `suffix` to every valid user name, so cases sharing one server cannot meet.
-/// (An ASCII suffix keeps PRECIS equivalence: spellings of one account stay one account.)
-pub fn isolate_names(ops: &[Op], suffix: &str) -> Vec<Op> {
-    let rename = |user: &mut String| {
-        if crate::model::accounts::canonical(user).is_some() {
-            user.push_str(suffix);
-        }
-    };
-    ops.iter()
-        .cloned()
-        .map(|mut op| {
-            match &mut op {
-                Op::Register { user, .. }
-                | Op::Login { user, .. }
-                | Op::AdminDisable { user }
-                | Op::AdminEnable { user }
-                | Op::AdminUnlock { user } => rename(user),
-                _ => {}
-            }
-            op
-        })
-        .collect()
-}
-
 /// Runs `ops` against a fresh system under test, under the target's profile with `params`.
 pub fn run_ops(
     target: &Target,
@@ -398,6 +374,19 @@ pub fn run_ops_with(
     ops: &[Op],
     coverage: Option<&mut Coverage>,
 ) -> Run {
+    if target.isolates_cases() {
+        return run_on_shared_server(target, profile, token_seed, ops, coverage);
+    }
+    run_as_given(target, profile, token_seed, ops, coverage)
+}
+
+fn run_as_given(
+    target: &Target,
+    profile: &Profile,
+    token_seed: u64,
+    ops: &[Op],
+    coverage: Option<&mut Coverage>,
+) -> Run {
     match target.driver_with(profile, token_seed) {
         Ok(mut driver) => lockstep::run_with(&mut driver, profile, ops, coverage),
         Err(e) => Run {
@@ -410,6 +399,26 @@ pub fn run_ops_with(
             }),
         },
     }
+}
+
+/// As [`run_ops_with`] on a server that remembers earlier runs: the run goes out under names no
+/// earlier run used, and is reported under the names of `ops` (renaming keeps every index).
+fn run_on_shared_server(
+    target: &Target,
+    profile: &Profile,
+    token_seed: u64,
+    ops: &[Op],
+    coverage: Option<&mut Coverage>,
+) -> Run {
+    let renamed = crate::shared_server::isolate_names(ops, &crate::shared_server::fresh_suffix());
+    let mut run = run_as_given(target, profile, token_seed, &renamed, coverage);
+    for (step, op) in run.steps.iter_mut().zip(ops) {
+        step.op = op.clone();
+    }
+    if let Some(f) = &mut run.failure {
+        f.op = ops[f.step].clone();
+    }
+    run
 }
 
 /// Shrinks a failing run of `ops` (under the target's profile with `params`).
@@ -543,19 +552,10 @@ pub fn check(opts: &CheckOptions, mut progress: impl FnMut(u64)) -> Summary {
     if opts.params.is_some() || !opts.target.capabilities().params {
         settings.params = Some(profile.params);
     }
-    // A shared server remembers earlier runs too: names carry this run's nonce as well.
-    let nonce = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64 ^ u64::from(std::process::id()))
-        .unwrap_or(0)
-        % 0xffff_ffff;
     for case in (0..opts.cases).filter(|i| opts.shard.takes(*i)) {
         let case_seed = case_seed(opts.seed, case);
         if opts.mix.concurrent(case) && caps.concurrency {
-            let mut generated = setup.case(case_seed);
-            if opts.target.isolates_cases() {
-                generated = generated.isolated(&format!("-{nonce:x}-{case_seed:x}"));
-            }
+            let generated = setup.case(case_seed);
             total_ops += generated.len() as u64;
             cases += 1;
             concurrent_cases += 1;
@@ -568,10 +568,7 @@ pub fn check(opts: &CheckOptions, mut progress: impl FnMut(u64)) -> Summary {
             }
             continue;
         }
-        let Plan { params, mut ops } = case_plan(case_seed, &settings);
-        if opts.target.isolates_cases() {
-            ops = isolate_names(&ops, &format!("-{nonce:x}-{case_seed:x}"));
-        }
+        let Plan { params, ops } = case_plan(case_seed, &settings);
         let case_profile = Profile {
             params,
             ..profile.clone()

@@ -44,6 +44,7 @@
 //! | [`trace`] | the line-oriented trace file format (print ∘ parse = identity) |
 //! | [`coverage`] | what a campaign reached: outcome pairs, deadlines at ±1 s, limits, races |
 //! | [`campaign`] | a seeded run of many cases, as `authcheck check` does it; shards |
+//! | [`shared_server`] | on a server already running, every run under user names no earlier run used |
 //! | [`report`] | one report for every kind of campaign, as text and JSON |
 //! | [`fuzzing`] | the entry points of the cargo-fuzz targets (also run by `cargo test`) |
 //! | `catalogue`, `peer` | with the `flaws` feature: the flaw catalogue as a benchmark, and a proptest-state-machine peer |
@@ -65,6 +66,7 @@ pub mod model;
 #[cfg(feature = "flaws")]
 pub mod peer;
 pub mod report;
+pub mod shared_server;
 pub mod shrink;
 pub mod trace;
 

@@ -43,7 +43,19 @@ pub use store::{MemoryStore, SqliteStore, Store};
 use serde::{Deserialize, Serialize};
 
 /// Authenticator assurance level of a session: what its creating event proved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Aal {
     /// Password only.

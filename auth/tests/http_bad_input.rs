@@ -4,6 +4,7 @@
 mod common;
 
 use common::http::{TestServer, ADMIN};
+use common::openapi::ApiDocument;
 use common::PASSWORD;
 use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{Method, StatusCode};
@@ -218,6 +219,14 @@ async fn every_malformed_request_gets_a_4xx_and_the_server_keeps_serving() {
         let json: serde_json::Value = serde_json::from_slice(&body)
             .unwrap_or_else(|_| panic!("{}: error body is not JSON: {body:?}", c.name));
         assert!(json["error"].is_string(), "{}: {json}", c.name);
+        if let Err(e) =
+            ApiDocument::get().check_answer(c.method.as_str(), &c.path, status.as_u16(), &json)
+        {
+            panic!(
+                "{}: the OpenAPI document does not describe the answer: {e}",
+                c.name
+            );
+        }
     }
     // Still serving, and nothing above touched Alice's account.
     assert_eq!(s.login("alice", PASSWORD).await.status, StatusCode::OK);

@@ -156,9 +156,9 @@ pub struct Case {
 
 impl Case {
     /// The same case with `suffix` appended to every user name (see
-    /// [`crate::campaign::isolate_names`]).
+    /// [`crate::shared_server::isolate_names`]).
     pub fn isolated(&self, suffix: &str) -> Case {
-        let rename = |ops: &[Op]| crate::campaign::isolate_names(ops, suffix);
+        let rename = |ops: &[Op]| crate::shared_server::isolate_names(ops, suffix);
         Case {
             params: self.params,
             prefix: rename(&self.prefix),
@@ -335,6 +335,14 @@ pub fn run_case_covered(
     mut coverage: Option<&mut Coverage>,
 ) -> Result<CaseResult, DriverError> {
     let profile = setup.profile_for(case);
+    // A shared server remembers earlier runs (a retry, a shrink candidate): see shared_server.
+    let isolated;
+    let case = if setup.adapter.capabilities().fresh_start {
+        case
+    } else {
+        isolated = case.isolated(&crate::shared_server::fresh_suffix());
+        &isolated
+    };
     let mut driver = Connection::start(setup.adapter.as_ref(), &profile, token_seed)?;
     let run = lockstep::run_with(&mut driver, &profile, &case.prefix, coverage.as_deref_mut());
     if let Some(f) = run.failure {

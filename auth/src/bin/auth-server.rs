@@ -59,6 +59,9 @@ struct Args {
     argon2_parallelism: u32,
     #[command(flatten)]
     protocol_numbers: ProtocolNumbers,
+    /// Print the OpenAPI 3.1 document of the API (also served at `GET /openapi.json`) and exit.
+    #[arg(long)]
+    print_openapi: bool,
     /// Only in a build with the `flaws` feature (never one you deploy): switch on a flaw of
     /// the catalogue (docs/PROTOCOL.md §10), so a real upgrade to a flawed build can be checked.
     #[cfg(feature = "flaws")]
@@ -132,6 +135,12 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), String> {
+    if args.print_openapi {
+        let document = serde_json::to_string_pretty(&auth::http::openapi_document())
+            .map_err(|e| e.to_string())?;
+        println!("{document}");
+        return Ok(());
+    }
     let store: Arc<dyn Store> = if args.db == ":memory:" {
         Arc::new(MemoryStore::new())
     } else {

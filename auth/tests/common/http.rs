@@ -68,6 +68,7 @@ impl TestServer {
         bearer: Option<&str>,
         body: Option<Value>,
     ) -> Answer {
+        let method_name = method.as_str().to_owned();
         let mut request = self.client.request(method, format!("{}{path}", self.base));
         if let Some(token) = bearer {
             request = request.bearer_auth(token);
@@ -89,6 +90,15 @@ impl TestServer {
                 )
             })
         };
+        // Every answer the HTTP tests see is one the OpenAPI document describes.
+        if let Err(e) = super::openapi::ApiDocument::get().check_answer(
+            &method_name,
+            path,
+            status.as_u16(),
+            &body,
+        ) {
+            panic!("the OpenAPI document does not describe this answer: {e}");
+        }
         Answer {
             status,
             body,

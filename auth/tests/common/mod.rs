@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses a different part of this
 
 pub mod http;
+pub mod openapi;
 
 use auth::{
     AuthError, Config, Deps, LoginOutcome, ManualClock, MemoryOtpProvider, MemoryStore, Protocol,
