@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Nightly fuzzing: build every target, run each for SECONDS_PER_TARGET (default 600), merge and
 # minimise the grown corpora, promote every lockstep crash to regressions/pending/ with its
-# shrunk trace, and print a summary (execs/s, coverage, new inputs, crashes).
-# Exits 1 when a crash was found.
+# shrunk trace, and print a summary (execs/s, coverage, new inputs, crashes); the same as an
+# HTML page with charts of coverage, corpus and execs/s over the run (`authcheck fuzz-report`),
+# at $FUZZ_REPORT (default fuzz/nightly-report.html), beside each target's libFuzzer log in
+# fuzz/nightly-logs/. Exits 1 when a crash was found.
 #
 #   scripts/fuzz-nightly.sh [SECONDS_PER_TARGET]
 #
@@ -19,6 +21,9 @@ cargo build --release --bin authcheck
 targets=$(cd fuzz && "${FUZZ[@]}" list)
 crashes=0
 rows=()
+logs=()
+report=${FUZZ_REPORT:-fuzz/nightly-report.html}
+mkdir -p fuzz/nightly-logs
 for t in $targets; do
     work=$(mktemp -d)
     mkdir -p "$work/new" "$work/min" "fuzz/corpus-nightly/$t" "fuzz/artifacts/$t"
@@ -28,6 +33,8 @@ for t in $targets; do
         -max_total_time="$seconds" -print_final_stats=1 -artifact_prefix="$root/fuzz/artifacts/$t/") >"$work/log" 2>&1
     status=$?
     set -e
+    cp "$work/log" "fuzz/nightly-logs/$t.log"
+    logs+=("$t=fuzz/nightly-logs/$t.log")
     execs=$(grep -oE 'average_exec_per_sec: *[0-9]+' "$work/log" | grep -oE '[0-9]+$' || echo "?")
     cov=$(grep -oE 'cov: [0-9]+' "$work/log" | tail -1 | grep -oE '[0-9]+' || echo "?")
     # Merge = minimise: keep the smallest set of inputs that reaches the same coverage. Not after
@@ -60,6 +67,7 @@ done
 echo
 printf '%-14s %10s %8s %8s    %-8s %s\n' target "execs/s" cov corpus corpus crashes
 for row in "${rows[@]}"; do echo "$row"; done
+./target/release/authcheck fuzz-report "${logs[@]}" --report "$report" || true
 if [ "$crashes" -gt 0 ]; then
     echo "crashes found: artifacts in fuzz/artifacts/, lockstep crashes promoted to regressions/pending/"
     exit 1

@@ -86,6 +86,14 @@ impl Coverage {
         }
     }
 
+    /// Every pair of the protocol table in scope, with how often the campaign reached it.
+    pub fn pair_counts(&self) -> Vec<(OpKind, OutcomeKind, u64)> {
+        self.table()
+            .into_iter()
+            .map(|(op, outcome)| (op, outcome, self.count(op, outcome)))
+            .collect()
+    }
+
     pub fn record(&mut self, op: OpKind, outcome: OutcomeKind) {
         *self.counts.entry((op, outcome)).or_default() += 1;
     }

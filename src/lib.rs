@@ -46,6 +46,7 @@
 //! | [`campaign`] | a seeded run of many cases, as `authcheck check` does it; shards |
 //! | [`shared_server`] | on a server already running, every run under user names no earlier run used |
 //! | [`report`] | one report for every kind of campaign, as text and JSON |
+//! | [`html`] | the same run as one self-contained HTML page: sequence diagram, timeline, coverage matrix |
 //! | [`fuzzing`] | the entry points of the cargo-fuzz targets (also run by `cargo test`) |
 //! | `catalogue`, `peer` | with the `flaws` feature: the flaw catalogue as a benchmark, and a proptest-state-machine peer |
 //!
@@ -61,6 +62,7 @@ pub mod coverage;
 pub mod driver;
 pub mod fuzzing;
 pub mod generate;
+pub mod html;
 pub mod lockstep;
 pub mod model;
 #[cfg(feature = "flaws")]

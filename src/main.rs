@@ -40,6 +40,9 @@ enum Command {
     Flaws(cli::flaws::FlawsArgs),
     /// Add up the `--json` summaries of sharded `check` runs (one file of output per run).
     Merge(cli::merge::MergeArgs),
+    /// The nightly fuzz run's libFuzzer logs as one HTML page: execs/s, coverage and corpus
+    /// growth per target.
+    FuzzReport(cli::fuzz_report::FuzzReportArgs),
     /// Turn a libFuzzer artifact of the lockstep target (or a trace) into a minimal, numbered
     /// regression trace.
     Promote(cli::promote::PromoteArgs),
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         Command::Flaws(args) => cli::flaws::run(args),
         Command::Merge(args) => cli::merge::run(args),
         Command::Promote(args) => cli::promote::run(args),
+        Command::FuzzReport(args) => cli::fuzz_report::run(args),
     };
     result.unwrap_or_else(|e| {
         eprintln!("authcheck: {e}");

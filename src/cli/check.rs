@@ -40,6 +40,10 @@ pub struct CheckArgs {
     /// Print a JSON summary as the last line of stdout.
     #[arg(long)]
     json: bool,
+    /// Also write the run as one self-contained HTML page (summary, the failing trace as a
+    /// sequence diagram or timeline, the coverage matrix).
+    #[arg(long, value_name = "FILE.html")]
+    report: Option<PathBuf>,
     /// Only concurrent cases: a prefix, then 2–3 branches at once, then a suffix, checked
     /// for linearizability. (Default: every 8th case is one.)
     #[arg(long, conflicts_with = "sequential")]
@@ -122,6 +126,7 @@ pub fn run(args: CheckArgs) -> CliResult {
     for line in report::totals(&summary) {
         println!("{line}");
     }
+    let mut trace_file = None;
     let failure = match &summary.failure {
         None => {
             println!("no divergence");
@@ -134,9 +139,14 @@ pub fn run(args: CheckArgs) -> CliResult {
             let file = file.display().to_string();
             println!();
             print!("{}", report::finding_text(&opts, finding, &trace, &file));
+            trace_file = Some(file.clone());
             report::finding_json(&opts, finding, &file)
         }
     };
+    if let Some(path) = &args.report {
+        let page = authcheck::html::check_page(&opts, &summary, trace_file.as_deref());
+        super::write_report(&page, path)?;
+    }
     if args.json {
         println!("{}", report::summary_json(&opts, &summary, failure));
     }

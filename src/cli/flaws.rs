@@ -14,6 +14,9 @@ pub struct FlawsArgs {
     /// Leave out the proptest-state-machine peer (its campaigns are the slow part).
     #[arg(long)]
     no_peer: bool,
+    /// Also write the detection table as one self-contained HTML page.
+    #[arg(long, value_name = "FILE.html")]
+    report: Option<std::path::PathBuf>,
 }
 
 #[cfg(not(feature = "flaws"))]
@@ -42,6 +45,7 @@ pub fn run(args: FlawsArgs) -> CliResult {
         "flaw", "minimal", "detected", "cases", "ms", "shrunk", "detected", "cases", "ms", "shrunk"
     );
     let mut rows = Vec::new();
+    let mut table_rows = Vec::new();
     let mut missed = 0;
     for flaw in auth::flaws::Flaw::ALL {
         let runs: Vec<_> = (0..seeds).map(|k| detect(flaw, k * 7_919)).collect();
@@ -94,6 +98,26 @@ pub fn run(args: FlawsArgs) -> CliResult {
             show(p_ms),
             show(p_shrunk)
         );
+        let mut cells = vec![
+            flaw.id().to_owned(),
+            minimal.to_string(),
+            format!("{}/{}", hits.len(), seeds),
+            show(cases),
+            show(ms),
+            show(shrunk),
+        ];
+        if with_peer {
+            cells.extend([
+                peer_detected.clone(),
+                show(p_cases),
+                show(p_ms),
+                show(p_shrunk),
+            ]);
+        }
+        table_rows.push(authcheck::html::TableRow {
+            cells,
+            bad: hits.len() as u64 != seeds,
+        });
         rows.push(serde_json::json!({
             "id": flaw.id(), "detected": hits.len(), "seeds": seeds,
             "median_cases": cases, "median_ms": ms, "shrunk_len": shrunk, "minimal_len": minimal,
@@ -104,6 +128,56 @@ pub fn run(args: FlawsArgs) -> CliResult {
     }
     if json {
         println!("{}", serde_json::json!({ "flaws": rows }));
+    }
+    if let Some(path) = &args.report {
+        let page = authcheck::html::Page {
+            title: "authcheck flaws".to_owned(),
+            passed: missed == 0,
+            verdict: if missed == 0 {
+                "every flaw caught under every seed".to_owned()
+            } else {
+                format!("{missed} flaws missed by some seed")
+            },
+            summary: vec![
+                ("seeds per flaw".to_owned(), seeds.to_string()),
+                (
+                    "budget".to_owned(),
+                    format!(
+                        "{} cases, {} concurrent",
+                        authcheck::catalogue::SEQUENTIAL_BUDGET,
+                        authcheck::catalogue::CONCURRENT_BUDGET
+                    ),
+                ),
+            ],
+            commands: vec![(
+                "run again".to_owned(),
+                format!(
+                    "authcheck flaws --seeds {seeds}{}",
+                    if with_peer { "" } else { " --no-peer" }
+                ),
+            )],
+            table: Some(authcheck::html::Table {
+                caption: "The flaw catalogue: detection by authcheck and by a proptest-state-machine peer".to_owned(),
+                groups: [
+                    (String::new(), 2),
+                    ("authcheck".to_owned(), 4),
+                    ("proptest-state-machine peer".to_owned(), 4),
+                ][..if with_peer { 3 } else { 2 }]
+                    .to_vec(),
+                header: ["flaw", "minimal", "detected", "cases", "ms", "shrunk", "detected", "cases", "ms", "shrunk"]
+                    [..if with_peer { 10 } else { 6 }]
+                    .iter()
+                    .map(|h| h.to_string())
+                    .collect(),
+                rows: table_rows,
+                notes: vec![
+                    "Medians over the seeds that detected; shrunk = operations in the reported trace; minimal = the hand-written trace's length.".to_owned(),
+                    "The peer is sequential only: n/a where a flaw needs concurrency.".to_owned(),
+                ],
+            }),
+            ..authcheck::html::Page::default()
+        };
+        super::write_report(&page, path)?;
     }
     Ok(super::verdict(missed > 0))
 }

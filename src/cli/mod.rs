@@ -8,9 +8,11 @@
 //! | [`promote`] | `promote`: a fuzzer artifact or a trace into a numbered regression |
 //! | [`flaws`] | `flaws`: the flaw catalogue (PROTOCOL.md §10) as a detection table |
 //! | [`merge`] | `merge`: the JSON summaries of sharded runs, added up |
+//! | [`fuzz_report`] | `fuzz-report`: the nightly fuzz run's libFuzzer logs as an HTML page |
 
 pub mod check;
 pub mod flaws;
+pub mod fuzz_report;
 pub mod merge;
 pub mod promote;
 pub mod replay;
@@ -54,6 +56,14 @@ impl From<authcheck::driver::DriverError> for CliError {
 }
 
 pub type CliResult = Result<ExitCode, CliError>;
+
+/// Writes the HTML report of a run (`--report FILE.html`) and says where.
+pub fn write_report(page: &authcheck::html::Page, path: &Path) -> Result<(), CliError> {
+    let html = authcheck::html::render(page).map_err(CliError::Usage)?;
+    write(path, &html)?;
+    println!("report: {}", path.display());
+    Ok(())
+}
 
 /// Exit status 0 when nothing failed, 1 otherwise.
 pub fn verdict(failed: bool) -> ExitCode {

@@ -5,6 +5,7 @@ use super::{read_trace, token_seed, verdict, write, CliResult};
 use authcheck::campaign::{self, Target};
 use authcheck::concurrent;
 use authcheck::driver::Mode;
+use authcheck::html;
 use authcheck::lockstep::{self, Actual};
 use authcheck::model::Profile;
 use authcheck::trace::Trace;
@@ -16,6 +17,10 @@ pub struct ReplayArgs {
     files: Vec<PathBuf>,
     #[command(flatten)]
     target: TargetArgs,
+    /// Also write the replay as one self-contained HTML page (each trace as a sequence
+    /// diagram or a concurrent timeline).
+    #[arg(long, value_name = "FILE.html")]
+    report: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -38,16 +43,54 @@ fn mode_of(trace: &Trace) -> Mode {
 pub fn replay(args: ReplayArgs) -> CliResult {
     let target = args.target.target()?;
     let mut failed = 0;
+    let mut sections = Vec::new();
     for file in &args.files {
         let trace = read_trace(file)?;
         let profile = args.target.profile_for(&target, file, &trace)?;
-        let passed = match concurrent::Case::from_trace(&trace) {
+        let mut section = match concurrent::Case::from_trace(&trace) {
             Some(case) => replay_concurrent(file, &trace, case, &profile, &target)?,
             None => replay_sequential(file, &trace, &profile, &target),
         };
-        if !passed {
+        if !section.passed {
             failed += 1;
         }
+        section.heading = format!(
+            "{} — {}",
+            file.display(),
+            if section.passed { "PASS" } else { "FAIL" }
+        );
+        section.trace_text = Some(trace.to_string());
+        sections.push(section);
+    }
+    if let Some(path) = &args.report {
+        let page = html::Page {
+            title: "authcheck replay".to_owned(),
+            passed: failed == 0,
+            verdict: format!(
+                "{} of {} traces pass",
+                sections.len() - failed,
+                sections.len()
+            ),
+            summary: vec![
+                ("target".to_owned(), target.args()),
+                ("traces".to_owned(), sections.len().to_string()),
+            ],
+            commands: vec![(
+                "replay again".to_owned(),
+                format!(
+                    "authcheck replay {} {}",
+                    args.files
+                        .iter()
+                        .map(|f| f.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    target.args()
+                ),
+            )],
+            sections,
+            ..html::Page::default()
+        };
+        super::write_report(&page, path)?;
     }
     Ok(verdict(failed > 0))
 }
@@ -58,7 +101,7 @@ fn replay_concurrent(
     case: concurrent::Case,
     profile: &Profile,
     target: &Target,
-) -> Result<bool, super::CliError> {
+) -> Result<html::Section, super::CliError> {
     println!(
         "== {} (concurrent: {} prefix ops, {} branches, {} after, {})",
         file.display(),
@@ -78,10 +121,15 @@ fn replay_concurrent(
     let result = concurrent::run_case(&setup, &case, token_seed(trace), schedule)?;
     print!("{}", concurrent::report(&result));
     println!("{}", if result.failed() { "FAIL" } else { "PASS" });
-    Ok(!result.failed())
+    Ok(html::concurrent_section(&case, &result, profile))
 }
 
-fn replay_sequential(file: &Path, trace: &Trace, profile: &Profile, target: &Target) -> bool {
+fn replay_sequential(
+    file: &Path,
+    trace: &Trace,
+    profile: &Profile,
+    target: &Target,
+) -> html::Section {
     let ops = trace.ops();
     let run = campaign::run_ops_with(target, profile, token_seed(trace), &ops, None);
     let mut numbers = String::new();
@@ -119,7 +167,7 @@ fn replay_sequential(file: &Path, trace: &Trace, profile: &Profile, target: &Tar
             }
         }
     }
-    if let Some(f) = &run.failure {
+    let (divergent, finding) = if let Some(f) = &run.failure {
         println!(
             "FAIL at step {}: model expected `{}`, service answered `{}`",
             f.step + 1,
@@ -129,16 +177,51 @@ fn replay_sequential(file: &Path, trace: &Trace, profile: &Profile, target: &Tar
         if let Actual::Invariant(m) = &f.actual {
             println!("  (the model broke its own invariant: {m})");
         }
-        false
+        let finding = format!(
+            "step {}: `{}` — the model expected `{}`, the service answered `{}`",
+            f.step + 1,
+            f.op,
+            f.expected,
+            f.actual
+        );
+        (Some(f.step), Some(finding))
     } else if let Some((i, written, model)) = file_mismatch {
         println!(
             "FAIL at step {}: the file expects `{written}`, the model says `{model}`",
             i + 1
         );
-        false
+        let finding = format!(
+            "step {}: the file expects `{written}`, the model says `{model}`",
+            i + 1
+        );
+        (Some(i), Some(finding))
     } else {
         println!("PASS");
-        true
+        (None, None)
+    };
+    let steps: Vec<html::sequence::StepInput> = run
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, step)| html::sequence::StepInput {
+            op: step.op.clone(),
+            expected: step.expected.to_string(),
+            actual: match (&step.actual, &run.failure) {
+                (_, Some(f)) if f.step == i => Some(f.actual.to_string()),
+                (actual, _) => actual.as_ref().map(ToString::to_string),
+            },
+        })
+        .collect();
+    html::Section {
+        passed: finding.is_none(),
+        finding,
+        sequence: Some(html::sequence::view(
+            &steps,
+            divergent,
+            profile.params,
+            profile.choices,
+        )),
+        ..html::Section::default()
     }
 }
 
