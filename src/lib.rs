@@ -46,6 +46,7 @@
 //! | [`campaign`] | a seeded run of many cases, as `authcheck check` does it; shards |
 //! | [`shared_server`] | on a server already running, every run under user names no earlier run used |
 //! | [`report`] | one report for every kind of campaign, as text and JSON |
+//! | [`probe`] | `authcheck probe`: short flows against a live service on the real clock, checked against the model, with metrics |
 //! | [`html`] | the same run as one self-contained HTML page: sequence diagram, timeline, coverage matrix |
 //! | [`fuzzing`] | the entry points of the cargo-fuzz targets (also run by `cargo test`) |
 //! | `catalogue`, `peer` | with the `flaws` feature: the flaw catalogue as a benchmark, and a proptest-state-machine peer |
@@ -67,6 +68,7 @@ pub mod lockstep;
 pub mod model;
 #[cfg(feature = "flaws")]
 pub mod peer;
+pub mod probe;
 pub mod report;
 pub mod shared_server;
 pub mod shrink;

@@ -40,6 +40,9 @@ enum Command {
     Flaws(cli::flaws::FlawsArgs),
     /// Add up the `--json` summaries of sharded `check` runs (one file of output per run).
     Merge(cli::merge::MergeArgs),
+    /// Watch a live service: short session flows every interval on the real clock, each answer
+    /// checked against the model, with Prometheus metrics.
+    Probe(cli::probe::ProbeArgs),
     /// The nightly fuzz run's libFuzzer logs as one HTML page: execs/s, coverage and corpus
     /// growth per target.
     FuzzReport(cli::fuzz_report::FuzzReportArgs),
@@ -57,6 +60,7 @@ fn main() -> ExitCode {
         Command::Merge(args) => cli::merge::run(args),
         Command::Promote(args) => cli::promote::run(args),
         Command::FuzzReport(args) => cli::fuzz_report::run(args),
+        Command::Probe(args) => cli::probe::run(args),
     };
     result.unwrap_or_else(|e| {
         eprintln!("authcheck: {e}");

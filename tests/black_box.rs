@@ -40,6 +40,7 @@ impl SharedServer {
         Target::Http(HttpTarget::External {
             base: self.base.clone(),
             admin_token: Some(ADMIN.to_owned()),
+            user_agent: None,
         })
     }
 }

@@ -8,12 +8,14 @@
 //! | [`promote`] | `promote`: a fuzzer artifact or a trace into a numbered regression |
 //! | [`flaws`] | `flaws`: the flaw catalogue (PROTOCOL.md §10) as a detection table |
 //! | [`merge`] | `merge`: the JSON summaries of sharded runs, added up |
+//! | [`probe`] | `probe`: model-checked flows against a live service, with metrics |
 //! | [`fuzz_report`] | `fuzz-report`: the nightly fuzz run's libFuzzer logs as an HTML page |
 
 pub mod check;
 pub mod flaws;
 pub mod fuzz_report;
 pub mod merge;
+pub mod probe;
 pub mod promote;
 pub mod replay;
 pub mod target;

@@ -133,6 +133,7 @@ impl TargetArgs {
                 Ok(Target::Http(HttpTarget::External {
                     base: url.to_owned(),
                     admin_token: self.admin_token.clone(),
+                    user_agent: None,
                 }))
             }
             other => Err(CliError::Usage(format!(

@@ -36,6 +36,9 @@ pub enum HttpTarget {
     External {
         base: String,
         admin_token: Option<String>,
+        /// The `User-Agent` of every request (default `authcheck/VERSION`); the probe names
+        /// itself so operators can filter its traffic.
+        user_agent: Option<String>,
     },
 }
 
@@ -105,12 +108,22 @@ impl HttpInstance {
             .enable_all()
             .build()
             .map_err(|e| unavailable(format!("cannot build a runtime: {e}")))?;
+        let agent = match target {
+            HttpTarget::External {
+                user_agent: Some(agent),
+                ..
+            } => agent.clone(),
+            _ => format!("authcheck/{}", env!("CARGO_PKG_VERSION")),
+        };
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(10))
+            .user_agent(agent)
             .build()
             .map_err(|e| unavailable(e.to_string()))?;
         let (base, admin_token, otp, otp_server, server) = match target {
-            HttpTarget::External { base, admin_token } => (
+            HttpTarget::External {
+                base, admin_token, ..
+            } => (
                 base.trim_end_matches('/').to_owned(),
                 admin_token.clone(),
                 None,
