@@ -58,6 +58,7 @@ impl Drop for Server {
 
 fn config(base: &str, out_dir: &Path) -> ProbeConfig {
     ProbeConfig {
+        adapter: ProbeConfig::http_target(base),
         base: base.to_owned(),
         profile: Profile {
             params: params(),
@@ -104,6 +105,21 @@ fn the_correct_server_passes_many_rounds_that_straddle_deadlines() {
     let text = probe.metrics.encode();
     assert!(text.contains("probe_divergences_total 0"), "{text}");
     assert!(text.contains("probe_errors_total 0"), "{text}");
+}
+
+#[test]
+fn the_probe_watches_live_services_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = config("http://127.0.0.1:9", dir.path());
+    assert!(live.check().is_ok());
+    let managed = ProbeConfig {
+        adapter: std::sync::Arc::new(authcheck::driver::HttpTarget::Managed {
+            server_bin: "auth-server".into(),
+        }),
+        ..live
+    };
+    let refused = managed.check().unwrap_err();
+    assert!(refused.contains("clock of its own"), "{refused}");
 }
 
 #[test]

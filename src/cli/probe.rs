@@ -115,8 +115,10 @@ pub fn run(args: ProbeArgs) -> CliResult {
     if let Some(params) = super::check::parse_params(args.params.as_deref())? {
         profile.params = params;
     }
+    let base = base.trim_end_matches('/').to_owned();
     let config = ProbeConfig {
-        base: base.trim_end_matches('/').to_owned(),
+        adapter: ProbeConfig::http_target(&base),
+        base,
         profile,
         account: account(&args)?,
         long: args.long,
@@ -124,6 +126,7 @@ pub fn run(args: ProbeArgs) -> CliResult {
         skew: args.clock_skew,
         out_dir: args.out_dir.clone(),
     };
+    config.check().map_err(CliError::Usage)?;
     let mut probe = Probe::new(config);
     if let Some(addr) = args.metrics {
         let bound = probe.metrics.serve(addr).map_err(CliError::Usage)?;

@@ -21,12 +21,17 @@ use crate::trace::Trace;
 use flows::{Account, Flow};
 use realtime::{unix_now, Candidates};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How the probe runs.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ProbeConfig {
-    /// The service's base URL.
+    /// How to reach the live service: any adapter of the seam whose service runs on the real
+    /// clock (no clock of its own to move); [`ProbeConfig::http_target`] for the HTTP API of
+    /// docs/PROTOCOL.md §9.
+    pub adapter: Arc<dyn Adapter>,
+    /// How the service is named in reports and replay commands (`--target …`).
     pub base: String,
     pub profile: Profile,
     pub account: Account,
@@ -41,12 +46,27 @@ pub struct ProbeConfig {
 }
 
 impl ProbeConfig {
-    fn target(&self) -> HttpTarget {
-        HttpTarget::External {
-            base: self.base.clone(),
+    /// The HTTP API at `base`, every request saying `User-Agent: authcheck-probe/VERSION`.
+    pub fn http_target(base: &str) -> Arc<dyn Adapter> {
+        Arc::new(HttpTarget::External {
+            base: base.to_owned(),
             admin_token: None,
             user_agent: Some(format!("authcheck-probe/{}", env!("CARGO_PKG_VERSION"))),
+        })
+    }
+
+    /// Refuses an adapter the probe cannot watch: one whose service keeps a clock of its own,
+    /// or starts empty for every connection (the probe's account lives across rounds).
+    pub fn check(&self) -> Result<(), String> {
+        let caps = self.adapter.capabilities();
+        if caps.clock || caps.fresh_start {
+            return Err(format!(
+                "{}: not a live service (it {}); the probe watches one that runs on the real clock and keeps its accounts",
+                self.adapter.describe(),
+                if caps.clock { "runs on a clock of its own" } else { "starts empty for every connection" }
+            ));
         }
+        Ok(())
     }
 }
 
@@ -129,8 +149,9 @@ pub struct Probe {
 }
 
 impl Probe {
+    /// A probe of `config` (see [`ProbeConfig::check`] for what it can watch).
     pub fn new(config: ProbeConfig) -> Self {
-        let caps = config.target().capabilities();
+        let caps = config.adapter.capabilities();
         let coverage = Coverage::scoped(config.profile.choices, caps)
             .with_fixed_numbers(&config.profile.params);
         Probe {
@@ -145,8 +166,7 @@ impl Probe {
     /// Registers the probe's account (once: an account that already exists is fine). Its
     /// password is checked by the first login of every round.
     pub fn ensure_account(&mut self) -> Result<(), String> {
-        let target = self.config.target();
-        let mut driver = Connection::start(&target, &self.config.profile, 0)
+        let mut driver = Connection::start(self.config.adapter.as_ref(), &self.config.profile, 0)
             .map_err(|e| format!("{}: {e}", self.config.base))?;
         self.pace();
         let answer = driver
@@ -224,9 +244,8 @@ impl Probe {
             divergence: None,
             unreachable: None,
         };
-        let target = self.config.target();
         let profile = self.config.profile.clone();
-        let mut driver = match Connection::start(&target, &profile, 0) {
+        let mut driver = match Connection::start(self.config.adapter.as_ref(), &profile, 0) {
             Ok(d) => d,
             Err(e) => {
                 run.unreachable = Some(e.to_string());
