@@ -163,6 +163,11 @@ impl Probe {
         }
     }
 
+    /// What the probe's answers have reached so far.
+    pub fn coverage(&self) -> &Coverage {
+        &self.coverage
+    }
+
     /// Registers the probe's account (once: an account that already exists is fine). Its
     /// password is checked by the first login of every round.
     pub fn ensure_account(&mut self) -> Result<(), String> {
