@@ -327,3 +327,44 @@ async fn a_flaws_build_runs_the_flaw_it_is_given() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("password-truncated"));
 }
+
+#[test]
+fn finalize_schema_records_that_older_builds_cannot_open_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("auth.db");
+    drop(Server::start(&db, "v1", CLOCK_START));
+    let out = Command::new(env!("CARGO_BIN_EXE_auth-server"))
+        .args(["--finalize-schema", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("finalized"));
+    // A build that knows fewer migrations than the database says it needs refuses to start,
+    // with the reason, instead of serving: simulate one by raising the requirement.
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute(
+            "UPDATE schema_version SET version = 99, readable_by = 99",
+            [],
+        )
+        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_auth-server"))
+        .args(["--listen", "127.0.0.1:0", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("finalized for builds that know 99"), "{err}");
+    // And without a file there is nothing to finalize.
+    let out = Command::new(env!("CARGO_BIN_EXE_auth-server"))
+        .arg("--finalize-schema")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}

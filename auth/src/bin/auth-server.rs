@@ -59,6 +59,12 @@ struct Args {
     argon2_parallelism: u32,
     #[command(flatten)]
     protocol_numbers: ProtocolNumbers,
+    /// With a SQLite `--db`: the contract step of an upgrade. Runs the pending contract halves
+    /// of the schema migrations and records that older builds can no longer open the database
+    /// (they then refuse to start instead of misreading it), then exits. Run it once every
+    /// instance runs this build.
+    #[arg(long)]
+    finalize_schema: bool,
     /// Print the OpenAPI 3.1 document of the API (also served at `GET /openapi.json`) and exit.
     #[arg(long)]
     print_openapi: bool,
@@ -135,6 +141,21 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), String> {
+    if args.finalize_schema {
+        if args.db == ":memory:" {
+            return Err("--finalize-schema needs a SQLite --db file".into());
+        }
+        let store =
+            SqliteStore::open(&args.db).map_err(|e| format!("cannot open {}: {e}", args.db))?;
+        let s = store
+            .finalize_schema()
+            .map_err(|e| format!("{}: {e}", args.db))?;
+        println!(
+            "{}: schema version {} finalized; builds that know fewer than {} migrations can no longer open it",
+            args.db, s.version, s.readable_by
+        );
+        return Ok(());
+    }
     if args.print_openapi {
         let document = serde_json::to_string_pretty(&auth::http::openapi_document())
             .map_err(|e| e.to_string())?;

@@ -6,6 +6,7 @@
 //! [`Tx::commit`] leaves no trace.
 
 mod memory;
+pub mod migrations;
 mod sqlite;
 
 pub use memory::MemoryStore;

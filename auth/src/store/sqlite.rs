@@ -1,8 +1,9 @@
 //! The SQLite store (rusqlite, bundled). One connection behind a mutex; every [`Tx`] is a
-//! `BEGIN IMMEDIATE … COMMIT` that rolls back when dropped uncommitted. The schema is versioned:
-//! `schema_version` records which of [`MIGRATIONS`] have run, and opening a database applies the
-//! missing ones in order, inside one transaction.
+//! `BEGIN IMMEDIATE … COMMIT` that rolls back when dropped uncommitted. Opening a database brings
+//! its schema forward with the expand halves of the migrations (see [`super::migrations`]);
+//! [`SqliteStore::finalize_schema`] runs the contract halves once no older build is left.
 
+use super::migrations;
 use super::{AccessRecord, Account, Challenge, RefreshRecord, Session, Store, StoreResult, Tx};
 use crate::config::Protocol;
 use crate::error::StoreError;
@@ -11,56 +12,6 @@ use crate::Aal;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
-
-/// Each entry upgrades the schema by one version. Append only: never edit a released migration.
-const MIGRATIONS: &[&str] = &[
-    // 1: the whole protocol state.
-    "CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
-     CREATE TABLE accounts (
-         username TEXT PRIMARY KEY,
-         password_hash TEXT NOT NULL,
-         mfa_destination TEXT,
-         disabled INTEGER NOT NULL,
-         failed_logins INTEGER NOT NULL,
-         locked_until INTEGER
-     );
-     CREATE TABLE sessions (
-         seq INTEGER PRIMARY KEY AUTOINCREMENT,
-         id TEXT NOT NULL UNIQUE,
-         username TEXT NOT NULL,
-         device TEXT NOT NULL,
-         aal INTEGER NOT NULL,
-         created_at INTEGER NOT NULL,
-         auth_time INTEGER NOT NULL,
-         last_active INTEGER NOT NULL,
-         generation INTEGER NOT NULL,
-         rotated_at INTEGER,
-         token_format TEXT NOT NULL,
-         access_epoch INTEGER NOT NULL,
-         revoked INTEGER NOT NULL
-     );
-     CREATE INDEX sessions_by_user ON sessions (username);
-     CREATE TABLE refresh_tokens (
-         digest BLOB PRIMARY KEY,
-         session_id TEXT NOT NULL,
-         generation INTEGER NOT NULL
-     );
-     CREATE TABLE access_tokens (
-         digest BLOB PRIMARY KEY,
-         session_id TEXT NOT NULL,
-         issued_at INTEGER NOT NULL,
-         epoch INTEGER NOT NULL
-     );
-     CREATE TABLE challenges (
-         digest BLOB PRIMARY KEY,
-         username TEXT NOT NULL,
-         upstream_ref TEXT NOT NULL,
-         created_at INTEGER NOT NULL,
-         attempts INTEGER NOT NULL,
-         dead INTEGER NOT NULL
-     );
-     CREATE INDEX challenges_by_user ON challenges (username);",
-];
 
 pub struct SqliteStore {
     conn: Mutex<Connection>,
@@ -85,16 +36,23 @@ impl SqliteStore {
 
     /// The schema version of the open database.
     pub fn schema_version(&self) -> StoreResult<usize> {
-        let conn = self.lock();
-        Ok(
-            conn.query_row("SELECT version FROM schema_version", [], |r| {
-                r.get::<_, i64>(0)
-            })? as usize,
-        )
+        Ok(self.schema()?.version)
+    }
+
+    /// The open database's schema: its version and the oldest build that can still read it.
+    pub fn schema(&self) -> StoreResult<migrations::SchemaState> {
+        migrations::state(&self.lock())
+    }
+
+    /// The contract step of an upgrade: runs the pending contract halves of the migrations and
+    /// records that builds older than this one can no longer open the database. Run it once
+    /// every instance runs this build; after it, a rollback is refused (not misread).
+    pub fn finalize_schema(&self) -> StoreResult<migrations::SchemaState> {
+        migrations::finalize(&mut self.lock(), migrations::MIGRATIONS)
     }
 
     fn from_connection(mut conn: Connection) -> StoreResult<Self> {
-        migrate(&mut conn)?;
+        migrations::migrate(&mut conn, migrations::MIGRATIONS)?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
         })
@@ -104,31 +62,6 @@ impl SqliteStore {
         // A panic mid-transaction rolled back (SqliteTx::drop) before the lock was released.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
-}
-
-fn migrate(conn: &mut Connection) -> StoreResult<()> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")?;
-    let current: Option<i64> = tx
-        .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
-        .optional()?;
-    let current = current.unwrap_or(0);
-    if current as usize > MIGRATIONS.len() {
-        return Err(StoreError(format!(
-            "database schema version {current} is newer than this build knows ({})",
-            MIGRATIONS.len()
-        )));
-    }
-    for sql in &MIGRATIONS[current as usize..] {
-        tx.execute_batch(sql)?;
-    }
-    tx.execute("DELETE FROM schema_version", [])?;
-    tx.execute(
-        "INSERT INTO schema_version (version) VALUES (?1)",
-        [MIGRATIONS.len() as i64],
-    )?;
-    tx.commit()?;
-    Ok(())
 }
 
 impl Store for SqliteStore {
@@ -437,10 +370,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("auth.db");
         let store = SqliteStore::open(&path).unwrap();
-        assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len());
+        assert_eq!(
+            store.schema_version().unwrap(),
+            migrations::MIGRATIONS.len()
+        );
         drop(store);
         let again = SqliteStore::open(&path).unwrap();
-        assert_eq!(again.schema_version().unwrap(), MIGRATIONS.len());
+        assert_eq!(
+            again.schema_version().unwrap(),
+            migrations::MIGRATIONS.len()
+        );
     }
 
     #[test]
@@ -449,11 +388,14 @@ mod tests {
         let path = dir.path().join("auth.db");
         drop(SqliteStore::open(&path).unwrap());
         let conn = Connection::open(&path).unwrap();
-        conn.execute("UPDATE schema_version SET version = 999", [])
-            .unwrap();
+        conn.execute(
+            "UPDATE schema_version SET version = 999, readable_by = 999",
+            [],
+        )
+        .unwrap();
         drop(conn);
         let err = SqliteStore::open(&path).err().unwrap();
-        assert!(err.0.contains("newer"), "{err}");
+        assert!(err.0.contains("finalized for builds"), "{err}");
     }
 
     #[test]
