@@ -216,8 +216,8 @@ fn a_bad_deploy_is_flagged_within_one_interval_with_a_trace_that_replays() {
     // The probe runs rounds every `interval`, as `authcheck probe --interval` does.
     let interval = Duration::from_millis(400);
     let stop = Arc::new(AtomicBool::new(false));
-    let first_divergence: Arc<Mutex<Option<(Instant, authcheck::probe::Divergence)>>> =
-        Arc::default();
+    type Found = (Instant, authcheck::probe::Divergence, String);
+    let first_divergence: Arc<Mutex<Option<Found>>> = Arc::default();
     let rounds_before_deploy = Arc::new(Mutex::new(0u64));
     let runner = {
         let (stop, first, before) = (
@@ -230,7 +230,13 @@ fn a_bad_deploy_is_flagged_within_one_interval_with_a_trace_that_replays() {
                 let started = Instant::now();
                 let round = probe.round();
                 if let Some(d) = round.flows.iter().find_map(|f| f.divergence.clone()) {
-                    first.lock().unwrap().get_or_insert((Instant::now(), d));
+                    let html =
+                        authcheck::html::render(&authcheck::probe::report::page(&probe, &round))
+                            .unwrap();
+                    first
+                        .lock()
+                        .unwrap()
+                        .get_or_insert((Instant::now(), d, html));
                 } else if first.lock().unwrap().is_none() {
                     *before.lock().unwrap() += 1;
                 }
@@ -257,7 +263,7 @@ fn a_bad_deploy_is_flagged_within_one_interval_with_a_trace_that_replays() {
     let deployed = Instant::now();
     let (_flawed, _) = Server::start(&bin, &db, &addr, Some("logout-keeps-refresh"));
     let deadline = deployed + Duration::from_secs(20);
-    let (flagged, divergence) = loop {
+    let (flagged, divergence, html) = loop {
         if let Some(found) = first_divergence.lock().unwrap().clone() {
             break found;
         }

@@ -144,7 +144,7 @@ pub fn run(args: ProbeArgs) -> CliResult {
         failed |= !round.passed();
         if args.once {
             if let Some(path) = &args.report {
-                super::write_report(&report_page(&probe, &round), path)?;
+                super::write_report(&authcheck::probe::report::page(&probe, &round), path)?;
             }
         }
         if rounds.is_some_and(|n| done >= n) {
@@ -196,60 +196,5 @@ fn print_round(n: u64, round: &Round, took: Duration) {
         );
         println!("  trace: {}", d.trace_file.display());
         println!("  replay it: {}", d.replay);
-    }
-}
-
-fn report_page(probe: &Probe, round: &Round) -> authcheck::html::Page {
-    use authcheck::html::{Page, Table, TableRow};
-    let rows = round
-        .flows
-        .iter()
-        .map(|f| TableRow {
-            cells: vec![
-                f.name.to_owned(),
-                f.requests.to_string(),
-                match (&f.divergence, &f.unreachable) {
-                    (None, None) => "matches the model".to_owned(),
-                    (None, Some(e)) => format!("the service did not answer: {e}"),
-                    (Some(d), _) => format!(
-                        "step {}: `{}` — expected `{}`, answered `{}`",
-                        d.step, d.op, d.expected, d.actual
-                    ),
-                },
-            ],
-            bad: f.divergence.is_some() || f.unreachable.is_some(),
-        })
-        .collect();
-    let mut commands = vec![(
-        "run again".to_owned(),
-        format!("authcheck probe --once --target {}", probe.config.base),
-    )];
-    for d in round.flows.iter().filter_map(|f| f.divergence.as_ref()) {
-        commands.push((
-            format!("replay the {} divergence", d.flow),
-            d.replay.clone(),
-        ));
-    }
-    Page {
-        title: "authcheck probe".to_owned(),
-        passed: round.passed(),
-        verdict: if round.passed() {
-            "every flow matches the model".to_owned()
-        } else {
-            "DIVERGENCE".to_owned()
-        },
-        summary: vec![
-            ("target".to_owned(), probe.config.base.clone()),
-            ("account".to_owned(), probe.config.account.user.clone()),
-            ("requests".to_owned(), round.requests().to_string()),
-        ],
-        commands,
-        table: Some(Table {
-            caption: "Flows of the round".to_owned(),
-            header: vec!["flow".into(), "requests".into(), "result".into()],
-            rows,
-            ..Table::default()
-        }),
-        ..Page::default()
     }
 }

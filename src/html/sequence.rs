@@ -6,6 +6,7 @@ use crate::model::{Choices, Op, Params, State};
 use serde::Serialize;
 
 /// One step as the harness saw it.
+#[derive(Debug, Clone)]
 pub struct StepInput {
     pub op: Op,
     /// The model's outcome, as text.
@@ -60,7 +61,13 @@ pub fn view(
     params: Params,
     choices: Choices,
 ) -> SequenceView {
-    let issued = issued_by_step(steps, params, choices);
+    view_from(steps, divergent, State::with_choices(params, choices))
+}
+
+/// As [`view`], for steps that start from `start` rather than from nothing (the probe's flows
+/// start with its account registered).
+pub fn view_from(steps: &[StepInput], divergent: Option<usize>, start: State) -> SequenceView {
+    let issued = issued_by_step(steps, start);
     let views: Vec<StepView> = steps
         .iter()
         .enumerate()
@@ -82,8 +89,7 @@ pub fn view(
 
 /// Which handles each step issued, from the model: what exists after the step that did not
 /// before it.
-fn issued_by_step(steps: &[StepInput], params: Params, choices: Choices) -> Vec<Vec<String>> {
-    let mut state = State::with_choices(params, choices);
+fn issued_by_step(steps: &[StepInput], mut state: State) -> Vec<Vec<String>> {
     let mut seen = handles(&state);
     steps
         .iter()

@@ -12,6 +12,7 @@
 pub mod flows;
 pub mod metrics;
 pub mod realtime;
+pub mod report;
 
 use crate::adapter::Adapter;
 use crate::coverage::Coverage;
@@ -72,7 +73,7 @@ impl ProbeConfig {
 
 /// The probe's password stands in traces and logs as this (a replay registers a fresh account,
 /// so any password works as long as it is the same one throughout).
-const REDACTED: &str = "probe-password-redacted";
+pub const REDACTED: &str = "probe-password-redacted";
 
 /// `op` with the probe's password replaced by [`REDACTED`] (a wrong password keeps its tail).
 fn redact(op: &Op, secret: &str) -> Op {
@@ -95,6 +96,18 @@ fn redact(op: &Op, secret: &str) -> Op {
     op
 }
 
+/// The model's state at the start of every flow, as the report shows the flow (password
+/// redacted): the probe's account registered, nothing else.
+pub fn flow_start(config: &ProbeConfig) -> State {
+    let mut state = State::with_choices(config.profile.params, config.profile.choices);
+    state.apply(&Op::Register {
+        user: config.account.user.clone(),
+        password: REDACTED.to_owned(),
+        mfa: false,
+    });
+    state
+}
+
 /// What one flow of a round did.
 #[derive(Debug, Clone)]
 pub struct FlowRun {
@@ -104,6 +117,9 @@ pub struct FlowRun {
     /// The service could not be reached or answered nothing the API defines (not a
     /// divergence: there is no answer to hold against the model).
     pub unreachable: Option<String>,
+    /// Every request of the flow with what the service answered (the password redacted), for
+    /// the report.
+    pub steps: Vec<crate::html::sequence::StepInput>,
 }
 
 /// An answer the model did not allow.
@@ -248,6 +264,7 @@ impl Probe {
             requests: 0,
             divergence: None,
             unreachable: None,
+            steps: Vec::new(),
         };
         let profile = self.config.profile.clone();
         let mut driver = match Connection::start(self.config.adapter.as_ref(), &profile, 0) {
@@ -303,13 +320,22 @@ impl Probe {
                 }
             };
             let straddled = model.straddled;
+            let expected = model.expected_at(&op, t0.floor() as u64).to_string();
             let ok = model.accept(&op, &actual, t0, t1, self.config.skew, &seen);
             self.straddled += model.straddled - straddled;
+            run.steps.push(crate::html::sequence::StepInput {
+                op: redact(&op, &self.config.account.password),
+                expected: if ok {
+                    actual.to_string()
+                } else {
+                    expected.clone()
+                },
+                actual: Some(actual.to_string()),
+            });
             if ok {
                 self.coverage.record(op.kind(), actual.kind());
                 continue;
             }
-            let expected = model.expected_at(&op, t0.floor() as u64).to_string();
             run.divergence =
                 Some(self.divergence(flow, sent.len(), &op, &expected, &actual.to_string(), &sent));
             return run;
