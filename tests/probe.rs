@@ -310,6 +310,15 @@ fn a_bad_deploy_is_flagged_within_one_interval_with_a_trace_that_replays() {
         run.failure.is_some(),
         "the probe's trace does not reproduce"
     );
+    // The probe's password is in no trace (a replay registers a fresh account with any one).
+    let text = std::fs::read_to_string(&divergence.trace_file).unwrap();
+    assert!(!text.contains("probe password 1234"), "{text}");
+    // The round's report: the divergent step highlighted in the flow's sequence diagram, its
+    // handles linked to the login that issued them, no password.
+    assert_eq!(html.matches("<tr class=\"step divergent\"").count(), 1);
+    assert!(html.contains("href=\"#issued-refresh-0-0\""));
+    assert!(html.contains("id=\"issued-refresh-0-0\""));
+    assert!(!html.contains("probe password 1234"));
 }
 
 #[test]
