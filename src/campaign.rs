@@ -410,13 +410,23 @@ fn run_on_shared_server(
     ops: &[Op],
     coverage: Option<&mut Coverage>,
 ) -> Run {
-    let renamed = crate::shared_server::isolate_names(ops, &crate::shared_server::fresh_suffix());
+    use crate::shared_server::{fresh_suffix, isolate_names, unisolate_outcome};
+    let suffix = fresh_suffix();
+    let renamed = isolate_names(ops, &suffix);
     let mut run = run_as_given(target, profile, token_seed, &renamed, coverage);
     for (step, op) in run.steps.iter_mut().zip(ops) {
         step.op = op.clone();
+        unisolate_outcome(&mut step.expected, &suffix);
+        if let Some(actual) = &mut step.actual {
+            unisolate_outcome(actual, &suffix);
+        }
     }
     if let Some(f) = &mut run.failure {
         f.op = ops[f.step].clone();
+        unisolate_outcome(&mut f.expected, &suffix);
+        if let lockstep::Actual::Outcome(actual) = &mut f.actual {
+            unisolate_outcome(actual, &suffix);
+        }
     }
     run
 }

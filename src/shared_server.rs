@@ -33,6 +33,16 @@ pub fn isolate_names(ops: &[Op], suffix: &str) -> Vec<Op> {
         .collect()
 }
 
+/// `outcome` as it reads under the trace's own names: the suffix [`isolate_names`] added to a
+/// user name the service answered with is taken off again.
+pub fn unisolate_outcome(outcome: &mut crate::model::Outcome, suffix: &str) {
+    if let crate::model::Outcome::Authorized { user, .. } = outcome {
+        if let Some(name) = user.strip_suffix(suffix) {
+            *user = name.to_owned();
+        }
+    }
+}
+
 /// A suffix no earlier run used: this process's nonce (the clock and the pid, so two processes
 /// against one server differ) and a counter of the runs in this process.
 pub fn fresh_suffix() -> String {
@@ -59,6 +69,19 @@ mod tests {
         let b = isolate_names(&ops, &fresh_suffix());
         assert_ne!(a, b);
         assert!(matches!(&a[0], Op::AdminUnlock { user } if user.starts_with("bob-")));
+    }
+
+    #[test]
+    fn an_answer_reads_under_the_trace_names() {
+        let mut o = crate::model::Outcome::Authorized {
+            user: "straße-1f-3".into(),
+            aal: crate::model::Aal::Aal1,
+            session: 0,
+        };
+        unisolate_outcome(&mut o, "-1f-3");
+        assert!(
+            matches!(o, crate::model::Outcome::Authorized { ref user, .. } if user == "straße")
+        );
     }
 
     #[test]

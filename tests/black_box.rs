@@ -67,6 +67,14 @@ fn the_same_trace_runs_twice_against_one_server_with_the_same_outcome() {
             mfa: false,
         },
         Op::AdminUnlock { user: "bob".into() },
+        Op::Login {
+            user: "ALICE".into(),
+            password: "correct horse battery".into(),
+            device: 0,
+        },
+        Op::Access {
+            token: authcheck::model::Token::Access(0),
+        },
     ];
     for attempt in 0..2 {
         let run = run_ops(&server.target(), Params::default(), 1, &ops, None);
@@ -75,8 +83,13 @@ fn the_same_trace_runs_twice_against_one_server_with_the_same_outcome() {
             "attempt {attempt}: {:?}",
             run.failure
         );
-        // Reported under the names of the trace, not the names sent.
+        // Reported under the names of the trace, not the names sent: requests and answers.
         assert_eq!(run.steps[2].op, ops[2]);
+        assert!(
+            matches!(&run.steps[4].actual, Some(authcheck::model::Outcome::Authorized { user, .. }) if user == "alice"),
+            "{:?}",
+            run.steps[4].actual
+        );
     }
 }
 
