@@ -498,4 +498,21 @@ async fn test_hooks_move_the_clock() {
         .await
         .unwrap();
     assert_eq!(now["now"], json!(common::START + 42));
+    // Bad requests to the hooks get the API's JSON errors too.
+    let wrong_method = s
+        .client
+        .delete(format!("{}/__test/clock", s.hooks))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_method.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let body: serde_json::Value = wrong_method.json().await.unwrap();
+    assert_eq!(body["error"], "method_not_allowed");
+    let unknown = s
+        .client
+        .get(format!("{}/__test/nothing", s.hooks))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
 }

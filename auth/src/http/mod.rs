@@ -20,9 +20,8 @@ use crate::service::Service;
 use axum::extract::DefaultBodyLimit;
 use axum::http::header::CACHE_CONTROL;
 use axum::http::{HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Router;
-use error::ApiError as Error;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use utoipa::OpenApi as _;
@@ -59,16 +58,22 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(handlers::openapi_document))
 }
 
+/// The router of [`routes`] and its document, links added.
+fn routes_and_document() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (router, mut api) = routes().split_for_parts();
+    openapi::add_links(&mut api);
+    (router, api)
+}
+
 /// The OpenAPI 3.1 document of the public API, as `GET /openapi.json` serves it.
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    let (_, mut api) = routes().split_for_parts();
-    openapi::add_links(&mut api);
-    api
+    routes_and_document().1
 }
 
 /// The public API router.
 pub fn router(service: Arc<Service>, admin_token: Option<&str>) -> Router {
-    let openapi = serde_json::to_value(openapi_document()).expect("the document serialises");
+    let (router, document) = routes_and_document();
+    let openapi = serde_json::to_value(document).expect("the document serialises");
     let state = AppState {
         service,
         admin_token_digest: admin_token
@@ -76,7 +81,6 @@ pub fn router(service: Arc<Service>, admin_token: Option<&str>) -> Router {
             .map(|t| Sha256::digest(t.as_bytes()).into()),
         openapi: Arc::new(openapi),
     };
-    let (router, _) = routes().split_for_parts();
     router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -85,12 +89,14 @@ pub fn router(service: Arc<Service>, admin_token: Option<&str>) -> Router {
         .with_state(state)
 }
 
-async fn not_found() -> Error {
-    Error::new(StatusCode::NOT_FOUND, "not_found")
+/// The answer to a path no route serves (this router's and the test hooks').
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found")
 }
 
-async fn method_not_allowed() -> Response {
-    Error::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").into_response()
+/// The answer to a method a route does not serve.
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
 }
 
 async fn no_store(mut response: Response) -> Response {

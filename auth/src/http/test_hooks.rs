@@ -2,13 +2,11 @@
 //! Serve it only on a loopback address (the `auth-server` binary refuses anything else). It is
 //! not part of the public API, so the OpenAPI document does not list it.
 
-use super::error::ApiError;
 use super::extract::JsonBody;
 use super::MAX_BODY_BYTES;
 use crate::clock::ManualClock;
 use crate::Clock;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -17,7 +15,8 @@ use serde::Deserialize;
 pub fn test_hooks_router(clock: ManualClock) -> Router {
     Router::new()
         .route("/__test/clock", get(clock_now).post(clock_advance))
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found") })
+        .fallback(super::not_found)
+        .method_not_allowed_fallback(super::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(clock)
 }
