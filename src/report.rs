@@ -18,8 +18,36 @@ pub fn rerun_command(opts: &CheckOptions, finding: &Finding) -> String {
     } else if opts.mix != Mix::Sequential {
         words.push_str(" --sequential");
     }
-    words.push(' ');
-    words.push_str(&opts.target.args());
+    words.push_str(&target_words(opts));
+    words
+}
+
+/// The `check` words that run the whole campaign again (or its shard).
+pub fn campaign_command(opts: &CheckOptions) -> String {
+    let mut words = format!(
+        "authcheck check --seed {} --cases {}",
+        opts.seed, opts.cases
+    );
+    let mode = match opts.mode {
+        Mode::Deterministic => "deterministic",
+        Mode::Real => "real",
+    };
+    match opts.mix {
+        Mix::Sequential => words.push_str(" --sequential"),
+        Mix::Concurrent => words.push_str(&format!(" --concurrent --mode {mode}")),
+        Mix::Mixed => words.push_str(&format!(" --mode {mode}")),
+    }
+    if opts.shard != Shard::WHOLE {
+        words.push_str(&format!(" --shard {}", opts.shard));
+    }
+    words.push_str(&target_words(opts));
+    words
+}
+
+/// What every re-run repeats after choosing its cases: the target, its profile file, the trace
+/// length bound and fixed numbers.
+fn target_words(opts: &CheckOptions) -> String {
+    let mut words = format!(" {}", opts.target.args());
     if let Some(file) = &opts.profile_file {
         words.push_str(&format!(" --profile {}", file.display()));
     }

@@ -77,7 +77,9 @@ fn assert_links_resolve(html: &str) {
 fn a_passing_campaign_shows_its_verdict_and_every_pair_of_the_matrix() {
     let html = passing();
     assert!(html.contains(r#"<span class="verdict pass" id="verdict">no divergence</span>"#));
-    assert!(html.contains("authcheck check --seed 11 --cases 20"));
+    assert!(
+        html.contains("authcheck check --seed 11 --cases 20 --mode deterministic --store memory")
+    );
     let pairs = authcheck::coverage::Coverage::default().total();
     assert_eq!(
         count(&html, "<td class=\"hit\">") + count(&html, "<td class=\"zero\">"),

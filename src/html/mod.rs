@@ -114,30 +114,24 @@ pub fn check_page(opts: &CheckOptions, summary: &Summary, trace_file: Option<&st
     if !left_out.is_empty() {
         rows.push(("left out (target cannot)".to_owned(), left_out.join("; ")));
     }
-    let mut commands = vec![("run again".to_owned(), campaign_command(opts))];
+    let mut commands = Vec::new();
     let mut sections = Vec::new();
     if let Some(finding) = &summary.failure {
-        let trace = report::finding_trace(opts, finding);
         if let Some(file) = trace_file {
-            commands.insert(
-                0,
-                (
-                    "replay the minimal trace".to_owned(),
-                    format!("authcheck replay {file} {}", opts.target.args()),
-                ),
-            );
+            commands.push((
+                "replay the minimal trace".to_owned(),
+                format!("authcheck replay {file} {}", opts.target.args()),
+            ));
         }
-        commands.insert(
-            1.min(commands.len()),
-            (
-                "re-run the case".to_owned(),
-                report::rerun_command(opts, finding),
-            ),
-        );
+        commands.push((
+            "re-run the case".to_owned(),
+            report::rerun_command(opts, finding),
+        ));
         let mut section = finding_section(finding, &opts.profile());
-        section.trace_text = Some(trace.to_string());
+        section.trace_text = Some(report::finding_trace(opts, finding).to_string());
         sections.push(section);
     }
+    commands.push(("run again".to_owned(), report::campaign_command(opts)));
     let passed = summary.failure.is_none();
     Page {
         title: "authcheck check".to_owned(),
@@ -164,19 +158,6 @@ fn profile_name(opts: &CheckOptions) -> String {
         Some(file) => file.display().to_string(),
         None => "the target's own (docs/PROTOCOL.md unless its adapter says otherwise)".to_owned(),
     }
-}
-
-fn campaign_command(opts: &CheckOptions) -> String {
-    let mut words = format!(
-        "authcheck check --seed {} --cases {} {}",
-        opts.seed,
-        opts.cases,
-        opts.target.args()
-    );
-    if let Some(file) = &opts.profile_file {
-        words.push_str(&format!(" --profile {}", file.display()));
-    }
-    words
 }
 
 /// A finding of a campaign as a section: a sequence diagram, or a concurrent timeline.
