@@ -167,7 +167,7 @@ pub fn flows(profile: &Profile, account: &Account, long: bool) -> Vec<Flow> {
             long: true,
         });
     }
-    all.retain(|f| allowed(profile, &f.ops));
+    all.retain(|f| allowed(profile, account, &f.ops));
     all
 }
 
@@ -201,13 +201,12 @@ pub fn forbidden(op: &Op) -> bool {
     )
 }
 
-fn allowed(profile: &Profile, ops: &[Op]) -> bool {
-    !ops.iter().any(forbidden)
-        && ops
-            .iter()
-            .filter(|op| matches!(op, Op::Login { password, .. } if password.ends_with("-not")))
-            .count() as u32
-            <= failure_budget(profile)
+fn allowed(profile: &Profile, account: &Account, ops: &[Op]) -> bool {
+    let wrong_passwords = ops
+        .iter()
+        .filter(|op| matches!(op, Op::Login { password, .. } if *password != account.password))
+        .count() as u32;
+    !ops.iter().any(forbidden) && wrong_passwords <= failure_budget(profile)
 }
 
 /// After a flow: what ends every session the model still counts as open, so the probe leaves

@@ -159,6 +159,8 @@ pub struct Probe {
     pub config: ProbeConfig,
     pub metrics: metrics::Metrics,
     coverage: Coverage,
+    /// The flows of every round (they follow from the configuration alone).
+    flows: Vec<Flow>,
     last_request: Option<Instant>,
     /// Requests whose send..receive window held a deadline (either answer was accepted).
     pub straddled: u64,
@@ -170,10 +172,12 @@ impl Probe {
         let caps = config.adapter.capabilities();
         let coverage = Coverage::scoped(config.profile.choices, caps)
             .with_fixed_numbers(&config.profile.params);
+        let flows = flows::flows(&config.profile, &config.account, config.long);
         Probe {
             config,
             metrics: metrics::Metrics::default(),
             coverage,
+            flows,
             last_request: None,
             straddled: 0,
         }
@@ -215,8 +219,8 @@ impl Probe {
 
     /// Runs every flow once.
     pub fn round(&mut self) -> Round {
-        let flows = flows::flows(&self.config.profile, &self.config.account, self.config.long);
         let mut round = Round::default();
+        let flows = std::mem::take(&mut self.flows);
         for flow in &flows {
             let run = self.run_flow(flow);
             self.metrics
@@ -236,6 +240,7 @@ impl Probe {
             }
             round.flows.push(run);
         }
+        self.flows = flows;
         self.metrics.rounds.inc();
         self.metrics
             .coverage_pairs
@@ -368,7 +373,7 @@ impl Probe {
             .enumerate()
             .map(|(i, (_, t))| format!("{}@+{:.3}s", i + 2, t - first))
             .collect();
-        let replay = format!("authcheck replay {{file}} --target {}", self.config.base);
+        let now = unix_now();
         let header = vec![
             "authcheck trace".to_owned(),
             format!(
@@ -377,9 +382,7 @@ impl Probe {
             ),
             format!(
                 "found-by: authcheck probe --target {} (flow {}, at unix time {:.0})",
-                self.config.base,
-                flow.name,
-                unix_now()
+                self.config.base, flow.name, now
             ),
             format!("sent-at: {}", timing.join(" ")),
         ];
@@ -387,11 +390,10 @@ impl Probe {
         let mut trace = Trace::new(&header, &ops, &expectations);
         trace.set_profile(&self.config.profile);
         let _ = std::fs::create_dir_all(&self.config.out_dir);
-        let file = self.config.out_dir.join(format!(
-            "probe-{}-{}.trace",
-            flow.name,
-            unix_now().floor() as u64
-        ));
+        let file =
+            self.config
+                .out_dir
+                .join(format!("probe-{}-{}.trace", flow.name, now.floor() as u64));
         let _ = std::fs::write(&file, trace.to_string());
         Divergence {
             flow: flow.name,
@@ -399,7 +401,11 @@ impl Probe {
             op: op.clone(),
             expected: expected.to_owned(),
             actual: actual.to_owned(),
-            replay: replay.replace("{file}", &file.display().to_string()),
+            replay: format!(
+                "authcheck replay {} --target {}",
+                file.display(),
+                self.config.base
+            ),
             trace_file: file,
         }
     }
