@@ -18,7 +18,7 @@
 //! be observed. What your service cannot be asked to do is declared in [`Capabilities`], and
 //! the generator never produces it.
 
-use crate::model::{Aal, Op, Outcome, Profile, Reason, Upstream, Version};
+use crate::model::{Aal, Op, Outcome, Profile, Reason, RolloutStep, Upstream, Version};
 use std::sync::Arc;
 
 /// A kind of service under test: starts fresh instances of it.
@@ -55,6 +55,12 @@ pub trait Instance: Send {
     /// `UpstreamFault` (how the OTP provider behaves from now on). Only those the adapter's
     /// capabilities claim are ever asked for.
     fn control(&mut self, op: &Control) -> Result<(), AdapterError>;
+
+    /// Which build or instance answered the last call, when more than one serves (an
+    /// upgrade's mixed window); reports print it beside each step.
+    fn served_by(&self) -> Option<String> {
+        None
+    }
 
     /// Something that takes calls from several threads at once, for concurrent cases (real
     /// concurrency). `None`: the service is only ever called one request at a time.
@@ -96,6 +102,12 @@ pub enum Control {
     Restart,
     /// The OTP provider behaves like this from now on.
     Upstream(Upstream),
+    /// A step of a rolling upgrade (only targets with [`Capabilities::rollout`]).
+    Rollout(RolloutStep),
+    /// Kill the instance that serves the next request while that request is in flight, then
+    /// start it again over the same store (only targets with [`Capabilities::crash`]). The call
+    /// answers [`Answer::Lost`] when the request died with the instance.
+    Crash,
 }
 
 impl Control {
@@ -106,6 +118,8 @@ impl Control {
             Op::Deploy { version } => Control::Deploy(*version),
             Op::Restart => Control::Restart,
             Op::UpstreamFault { mode } => Control::Upstream(*mode),
+            Op::Rollout { step } => Control::Rollout(*step),
+            Op::Crash => Control::Crash,
             _ => return None,
         })
     }
@@ -156,6 +170,9 @@ pub enum Answer {
     Violation(String),
     /// The service failed (a 5xx, a crash, a store error, a panic).
     Failed(String),
+    /// The request was in flight when the harness killed the instance (after a
+    /// [`Control::Crash`]): whether it took effect is unknown, and the check accepts either.
+    Lost(String),
 }
 
 impl std::fmt::Display for Answer {
@@ -170,6 +187,7 @@ impl std::fmt::Display for Answer {
             Answer::Rejected(r) => write!(f, "{}", Outcome::Rejected(*r)),
             Answer::Violation(m) => write!(f, "protocol violation: {m}"),
             Answer::Failed(m) => write!(f, "service failure: {m}"),
+            Answer::Lost(m) => write!(f, "lost in a crash: {m}"),
             other => write!(f, "{other:?}"),
         }
     }
@@ -196,6 +214,10 @@ pub struct Capabilities {
     /// Concurrent branches can run under a seeded schedule that replays exactly
     /// ([`Instance::run_scheduled`]); otherwise they run with real parallelism.
     pub scheduling: bool,
+    /// Rolling upgrades between two builds over one store ([`Control::Rollout`]).
+    pub rollout: bool,
+    /// The instance can be killed with a request in flight ([`Control::Crash`]).
+    pub crash: bool,
     /// Every [`Adapter::start`] is a fresh, empty service. A shared server (one already
     /// running) is not: the harness then gives each case its own user names.
     pub fresh_start: bool,
@@ -211,6 +233,10 @@ impl Capabilities {
         params: true,
         concurrency: true,
         scheduling: true,
+        // Upgrades and crashes need two builds and real processes: only `authcheck upgrade`'s
+        // target has them, so "everything" means everything a single build can do.
+        rollout: false,
+        crash: false,
         fresh_start: true,
     };
 
@@ -224,6 +250,8 @@ impl Capabilities {
         params: false,
         concurrency: true,
         scheduling: false,
+        rollout: false,
+        crash: false,
         fresh_start: false,
     };
 

@@ -102,7 +102,12 @@ impl Coverage {
     pub fn record_deadlines(&mut self, state: &State, op: &Op) {
         if matches!(
             op.kind(),
-            OpKind::Tick | OpKind::Deploy | OpKind::Restart | OpKind::UpstreamFault
+            OpKind::Tick
+                | OpKind::Deploy
+                | OpKind::Restart
+                | OpKind::UpstreamFault
+                | OpKind::Rollout
+                | OpKind::Crash
         ) {
             return;
         }

@@ -2,6 +2,7 @@
 //! service, and the two outcomes must be equal; the model's invariants must hold after every
 //! step. The first difference is the failure.
 
+use crate::adapter::Control;
 use crate::coverage::Coverage;
 use crate::driver::{Driver, DriverError};
 use crate::model::{invariants, Op, Outcome, Params, Profile, State};
@@ -11,8 +12,11 @@ use crate::model::{invariants, Op, Outcome, Params, Profile, State};
 pub struct StepRecord {
     pub op: Op,
     pub expected: Outcome,
-    /// The service's answer (`None` when it could not be abstracted, see the failure).
+    /// The service's answer (`None` when it could not be abstracted, see the failure, or
+    /// when the request was lost in a crash).
     pub actual: Option<Outcome>,
+    /// Which build or instance answered, when the target says (an upgrade's mixed window).
+    pub served_by: Option<String>,
 }
 
 /// What the service did instead of what the model expected.
@@ -55,7 +59,7 @@ impl Failure {
         let category = |a: &Actual| match a {
             Actual::Outcome(_) => 0,
             Actual::Error(DriverError::Violation(_)) => 1,
-            Actual::Error(DriverError::Service(_)) => 2,
+            Actual::Error(DriverError::Service(_) | DriverError::Lost(_)) => 2,
             Actual::Invariant(_) => 3,
         };
         self.op.kind() == other.op.kind() && category(&self.actual) == category(&other.actual)
@@ -85,6 +89,10 @@ pub fn run(
 
 /// [`run`] under a profile's numbers and choices. Answers are compared as the service's API can
 /// show them: both sides go through the driver's [`Driver::observability`] projection.
+///
+/// After a `crash`, the request that was in flight may or may not have taken effect: the check
+/// then follows every state that explains what the service has said so far (as a
+/// linearizability checker treats a pending operation), and fails only when none does.
 pub fn run_with(
     driver: &mut impl Driver,
     profile: &Profile,
@@ -92,63 +100,127 @@ pub fn run_with(
     mut coverage: Option<&mut Coverage>,
 ) -> Run {
     let mut state = State::with_choices(profile.params, profile.choices);
+    // Other states that explain every answer so far (only after a lost request).
+    let mut others: Vec<State> = Vec::new();
+    let mut crash_armed = false;
     let seen = driver.observability();
     let mut out = Run::default();
     for (i, op) in ops.iter().enumerate() {
         let before = invariants::Snapshot::of(&state);
+        let pending = crash_armed && Control::of(op).is_none();
+        let before_crash = pending.then(|| (state.clone(), others.clone()));
         // Coverage looks at the state before and after (only when a campaign asks for it).
         let marks = coverage.as_deref_mut().map(|c| {
             c.record_deadlines(&state, op);
             state.limit_marks(op)
         });
-        let expected = state.apply(op);
+        let mut expected = state.apply(op);
+        let other_expected: Vec<Outcome> = others.iter_mut().map(|s| s.apply(op)).collect();
         if let (Some(c), Some(marks)) = (coverage.as_deref_mut(), marks) {
             c.record(op.kind(), expected.kind());
             for limit in state.limits_reached(&marks) {
                 c.record_limit(limit, op.kind());
             }
         }
-        let fail = |actual| Failure {
-            step: i,
-            op: op.clone(),
-            expected: expected.clone(),
-            actual,
-        };
         if let Err(m) = invariants::check(&before, op, &expected, &state) {
-            out.failure = Some(fail(Actual::Invariant(m)));
+            out.failure = Some(Failure {
+                step: i,
+                op: op.clone(),
+                expected: expected.clone(),
+                actual: Actual::Invariant(m),
+            });
             out.steps.push(StepRecord {
                 op: op.clone(),
                 expected,
                 actual: None,
+                served_by: None,
             });
             return out;
         }
-        match driver.apply(op) {
-            Ok(actual) if seen.project(&actual) == seen.project(&expected) => {
-                out.steps.push(StepRecord {
-                    op: op.clone(),
-                    expected,
-                    actual: Some(actual),
-                });
+        let answer = driver.apply(op);
+        if *op == Op::Crash {
+            crash_armed = true;
+        } else if Control::of(op).is_none() {
+            crash_armed = false;
+        }
+        let actual = match (answer, before_crash) {
+            (Err(DriverError::Lost(_)), Some((state_before, others_before))) => {
+                // Either the request never took effect, or it did and its answer was lost:
+                // every explanation so far splits in two.
+                let mut all = Vec::new();
+                for s in std::iter::once(state_before).chain(others_before) {
+                    let mut applied = s.clone();
+                    applied.apply_unanswered(op);
+                    all.push(s);
+                    all.push(applied);
+                }
+                state = all.remove(0);
+                others = dedup(all, &state);
+                None
             }
-            Ok(actual) => {
-                out.failure = Some(fail(Actual::Outcome(actual.clone())));
-                out.steps.push(StepRecord {
-                    op: op.clone(),
-                    expected,
-                    actual: Some(actual),
-                });
-                return out;
+            (Ok(actual), _) => {
+                // Keep the explanations that predicted this answer; the first is reported.
+                let shown = seen.project(&actual);
+                let mut matching = std::iter::once((std::mem::take(&mut state), expected.clone()))
+                    .chain(others.drain(..).zip(other_expected))
+                    .filter(|(_, e)| seen.project(e) == shown);
+                match matching.next() {
+                    Some((s, e)) => {
+                        let rest: Vec<State> = matching.map(|(s, _)| s).collect();
+                        state = s;
+                        expected = e;
+                        others = dedup(rest, &state);
+                        Some(actual)
+                    }
+                    None => {
+                        out.failure = Some(Failure {
+                            step: i,
+                            op: op.clone(),
+                            expected: expected.clone(),
+                            actual: Actual::Outcome(actual.clone()),
+                        });
+                        out.steps.push(StepRecord {
+                            op: op.clone(),
+                            expected,
+                            actual: Some(actual),
+                            served_by: driver.served_by(),
+                        });
+                        return out;
+                    }
+                }
             }
-            Err(e) => {
-                out.failure = Some(fail(Actual::Error(e)));
+            (Err(e), _) => {
+                out.failure = Some(Failure {
+                    step: i,
+                    op: op.clone(),
+                    expected: expected.clone(),
+                    actual: Actual::Error(e),
+                });
                 out.steps.push(StepRecord {
                     op: op.clone(),
                     expected,
                     actual: None,
+                    served_by: driver.served_by(),
                 });
                 return out;
             }
+        };
+        out.steps.push(StepRecord {
+            op: op.clone(),
+            expected,
+            actual,
+            served_by: driver.served_by(),
+        });
+    }
+    out
+}
+
+/// `states` without duplicates and without `primary`.
+fn dedup(states: Vec<State>, primary: &State) -> Vec<State> {
+    let mut out: Vec<State> = Vec::new();
+    for s in states {
+        if &s != primary && !out.contains(&s) {
+            out.push(s);
         }
     }
     out

@@ -31,6 +31,10 @@ struct Cli {
 enum Command {
     /// Generate cases from the model and check the service against it in lockstep.
     Check(cli::check::CheckArgs),
+    /// Check an update the way it ships: OLD and NEW builds over one store, with rolling
+    /// windows (requests routed to either build), rollbacks, finalize and crashes laid over
+    /// generated cases (`check --target upgrade`, with `--from OLD --to NEW`).
+    Upgrade(cli::check::CheckArgs),
     /// Replay trace files against the service, step by step, model beside service.
     Replay(cli::replay::ReplayArgs),
     /// Shrink a failing trace to a minimal one.
@@ -54,6 +58,7 @@ enum Command {
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Check(args) => cli::check::run(args),
+        Command::Upgrade(args) => cli::check::upgrade(args),
         Command::Replay(args) => cli::replay::replay(args),
         Command::Shrink(args) => cli::replay::shrink(args),
         Command::Flaws(args) => cli::flaws::run(args),

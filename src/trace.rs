@@ -15,7 +15,8 @@
 //! Lines starting with `#` are comments and are kept as written.
 
 use crate::model::{
-    Aal, Code, Grant, Op, Outcome, Reason, Scope, Token, TokenReason, Upstream, Version,
+    Aal, Code, Grant, Op, Outcome, Reason, RolloutStep, Scope, Token, TokenReason, Upstream,
+    Version,
 };
 use std::fmt;
 
@@ -376,6 +377,13 @@ impl fmt::Display for Op {
                 if *version == Version::V1 { "v1" } else { "v2" }
             ),
             Op::Restart => write!(f, "restart"),
+            Op::Rollout { step } => f.write_str(match step {
+                RolloutStep::Start => "rollout start",
+                RolloutStep::Finish => "rollout finish",
+                RolloutStep::Rollback => "rollback",
+                RolloutStep::Finalize => "finalize",
+            }),
+            Op::Crash => write!(f, "crash"),
             Op::UpstreamFault { mode } => {
                 let mode = match mode {
                     Upstream::Up => "up",
@@ -636,6 +644,19 @@ fn parse_op(words: &[String]) -> Result<Op, String> {
             version: Version::V2,
         },
         ["restart"] => Op::Restart,
+        ["rollout", "start"] => Op::Rollout {
+            step: RolloutStep::Start,
+        },
+        ["rollout", "finish"] => Op::Rollout {
+            step: RolloutStep::Finish,
+        },
+        ["rollback"] => Op::Rollout {
+            step: RolloutStep::Rollback,
+        },
+        ["finalize"] => Op::Rollout {
+            step: RolloutStep::Finalize,
+        },
+        ["crash"] => Op::Crash,
         ["upstream", "up"] => Op::UpstreamFault { mode: Upstream::Up },
         ["upstream", "down"] => Op::UpstreamFault {
             mode: Upstream::Down,

@@ -21,6 +21,12 @@ pub enum Flaw {
     RefreshRace,
     PasswordTruncated,
     SessionMixup,
+    // Upgrade-only flaws: each shows only when two builds share one store (a mixed window, a
+    // rollback) or when a process dies mid-request; one build over its own store is correct.
+    RefreshTableMoved,
+    SessionCache,
+    SelfVerifyingRefresh,
+    RotationTwoWrites,
 }
 
 impl Flaw {
@@ -43,6 +49,16 @@ impl Flaw {
         Flaw::SessionMixup,
     ];
 
+    /// The flaws only a real upgrade (old and new builds over one store) or a crash can show.
+    /// `authcheck upgrade` checks them; [`Flaw::ALL`]'s campaigns (one build, atomic deploys)
+    /// miss them by construction.
+    pub const UPGRADE: [Flaw; 4] = [
+        Flaw::RefreshTableMoved,
+        Flaw::SessionCache,
+        Flaw::SelfVerifyingRefresh,
+        Flaw::RotationTwoWrites,
+    ];
+
     pub fn id(self) -> &'static str {
         match self {
             Flaw::NoRefreshGrace => "no-refresh-grace",
@@ -61,6 +77,10 @@ impl Flaw {
             Flaw::RefreshRace => "refresh-race",
             Flaw::PasswordTruncated => "password-truncated",
             Flaw::SessionMixup => "session-mixup",
+            Flaw::RefreshTableMoved => "refresh-table-moved",
+            Flaw::SessionCache => "session-cache",
+            Flaw::SelfVerifyingRefresh => "self-verifying-refresh",
+            Flaw::RotationTwoWrites => "rotation-two-writes",
         }
     }
 
@@ -73,10 +93,11 @@ impl Flaw {
 impl std::str::FromStr for Flaw {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Flaw::ALL.into_iter().find(|f| f.id() == s).ok_or_else(|| {
+        let every = || Flaw::ALL.into_iter().chain(Flaw::UPGRADE);
+        every().find(|f| f.id() == s).ok_or_else(|| {
             format!(
                 "unknown flaw `{s}` (one of: {})",
-                Flaw::ALL.map(Flaw::id).join(", ")
+                every().map(Flaw::id).collect::<Vec<_>>().join(", ")
             )
         })
     }

@@ -38,7 +38,7 @@ pub use error::{AuthError, GrantError, StoreError, TokenError};
 pub use otp::{HttpOtpProvider, MemoryOtpProvider, NoOtpProvider, OtpMode, OtpProvider};
 pub use rng::TokenRng;
 pub use service::{Deps, LoginOutcome, LogoutScope, Principal, Service, Tokens};
-pub use store::{MemoryStore, SqliteStore, Store};
+pub use store::{CrashPoint, MemoryStore, SqliteStore, Store};
 
 use serde::{Deserialize, Serialize};
 

@@ -32,6 +32,8 @@ impl Adapter for MiniSession {
             admin: false,
             concurrency: true,
             scheduling: false,
+            rollout: false, // one build
+            crash: false,
             fresh_start: true,
         }
     }

@@ -204,6 +204,8 @@ impl Adapter for DjangoOauthToolkit {
             params: false,
             concurrency: true,
             scheduling: false,
+            rollout: false,
+            crash: false,
             fresh_start: true,
         }
     }

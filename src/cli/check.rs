@@ -84,6 +84,17 @@ pub fn parse_params(words: Option<&str>) -> Result<Option<Params>, CliError> {
     }
 }
 
+/// `authcheck upgrade`: `check` with `--target upgrade`.
+pub fn upgrade(mut args: CheckArgs) -> CliResult {
+    if args.target.from.is_none() || args.target.to.is_none() {
+        return Err(CliError::Usage(
+            "upgrade needs --from OLD and --to NEW (a server command line, or rev:REVISION)".into(),
+        ));
+    }
+    args.target.target = "upgrade".into();
+    run(args)
+}
+
 pub fn run(args: CheckArgs) -> CliResult {
     let opts = CheckOptions {
         cases: args.cases,

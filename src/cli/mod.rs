@@ -3,7 +3,7 @@
 //! | file | command |
 //! |---|---|
 //! | [`target`] | the `--target` / `--store` / `--flaw` options every command shares |
-//! | [`check`] | `check`: a campaign, its report, the minimal trace of what it found |
+//! | [`check`] | `check`: a campaign, its report, the minimal trace of what it found; `upgrade`: the same over two builds |
 //! | [`replay`] | `replay` and `shrink` of trace files |
 //! | [`promote`] | `promote`: a fuzzer artifact or a trace into a numbered regression |
 //! | [`flaws`] | `flaws`: the flaw catalogue (PROTOCOL.md §10) as a detection table |

@@ -11,9 +11,18 @@ use std::path::PathBuf;
 pub struct TargetArgs {
     /// `in-process` (auth::Service in this process), `http` (an auth-server started for each
     /// case, with test hooks and wiremock as its OTP provider), `http://HOST:PORT` (a running
-    /// server, as a black box), or `django-oauth-toolkit` (targets/django-oauth-toolkit).
+    /// server, as a black box), `django-oauth-toolkit` (targets/django-oauth-toolkit), or
+    /// `upgrade` (two builds over one store: `--from` and `--to`; what `authcheck upgrade` runs).
     #[arg(long, default_value = "in-process")]
     pub target: String,
+    /// With `--target upgrade`: the build updated from, as a server command line
+    /// (`target/debug/auth-server`) or a git revision of this repository (`rev:v0.1.0`), with
+    /// its own arguments after it (`rev:HEAD --flaw session-cache`, in a `flaws` build).
+    #[arg(long, value_name = "OLD")]
+    pub from: Option<String>,
+    /// With `--target upgrade`: the build updated to (as `--from`).
+    #[arg(long, value_name = "NEW")]
+    pub to: Option<String>,
     /// Store of the in-process target.
     #[arg(long, value_enum, default_value_t = Store::Sqlite)]
     pub store: Store,
@@ -136,8 +145,28 @@ impl TargetArgs {
                     user_agent: None,
                 }))
             }
+            "upgrade" => {
+                let side = |spec: &Option<String>, option: &str| {
+                    let spec = spec.as_deref().ok_or_else(|| {
+                        CliError::Usage(format!("--target upgrade needs {option}"))
+                    })?;
+                    let command = authcheck::adapters::http::builds::resolve(spec)
+                        .map_err(|e| CliError::Usage(format!("{option} {spec}: {e}")))?;
+                    Ok::<_, CliError>((command, spec.to_owned()))
+                };
+                let (from, from_words) = side(&self.from, "--from")?;
+                let (to, to_words) = side(&self.to, "--to")?;
+                Ok(Target::Custom(std::sync::Arc::new(
+                    authcheck::adapters::http::upgrade::UpgradeTarget {
+                        from,
+                        to,
+                        from_words,
+                        to_words,
+                    },
+                )))
+            }
             other => Err(CliError::Usage(format!(
-                "--target {other}: expected in-process, http, http://HOST:PORT or django-oauth-toolkit"
+                "--target {other}: expected in-process, http, http://HOST:PORT, django-oauth-toolkit or upgrade"
             ))),
         }
     }

@@ -25,6 +25,8 @@ pub enum DriverError {
     Violation(String),
     /// The service failed (store error, 5xx), panicked, or could not be started.
     Service(String),
+    /// The request died with the instance that served it (a `crash`): its effect is unknown.
+    Lost(String),
 }
 
 impl std::fmt::Display for DriverError {
@@ -32,6 +34,7 @@ impl std::fmt::Display for DriverError {
         match self {
             DriverError::Violation(m) => write!(f, "protocol violation: {m}"),
             DriverError::Service(m) => write!(f, "service failure: {m}"),
+            DriverError::Lost(m) => write!(f, "lost in a crash: {m}"),
         }
     }
 }
@@ -66,6 +69,11 @@ pub trait Driver {
     fn observability(&self) -> Observability {
         Observability::ALL
     }
+
+    /// Which build or instance answered the last operation, when the target says.
+    fn served_by(&self) -> Option<String> {
+        None
+    }
 }
 
 impl<D: Driver + ?Sized> Driver for Box<D> {
@@ -75,6 +83,10 @@ impl<D: Driver + ?Sized> Driver for Box<D> {
 
     fn observability(&self) -> Observability {
         (**self).observability()
+    }
+
+    fn served_by(&self) -> Option<String> {
+        (**self).served_by()
     }
 }
 
@@ -205,6 +217,10 @@ impl<I: Instance> Driver for Connection<I> {
     fn observability(&self) -> Observability {
         self.observability
     }
+
+    fn served_by(&self) -> Option<String> {
+        self.instance.served_by()
+    }
 }
 
 impl Instance for Box<dyn Instance> {
@@ -218,6 +234,10 @@ impl Instance for Box<dyn Instance> {
 
     fn caller(&self) -> Option<std::sync::Arc<dyn crate::adapter::Caller>> {
         (**self).caller()
+    }
+
+    fn served_by(&self) -> Option<String> {
+        (**self).served_by()
     }
 
     fn run_scheduled(

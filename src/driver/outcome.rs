@@ -102,5 +102,6 @@ pub fn outcome_of(
         Answer::Rejected(r) => Outcome::Rejected(*r),
         Answer::Violation(m) => return Err(DriverError::Violation(m.clone())),
         Answer::Failed(m) => return Err(DriverError::Service(m.clone())),
+        Answer::Lost(m) => return Err(DriverError::Lost(m.clone())),
     })
 }

@@ -13,6 +13,7 @@
 //! | [`moves`] | repeat the previous operation k times (at once, or retried across a deadline); keep a session alive up to a far deadline; probe a deadline's subject at -1/0/+1 s; push a counter to its limit |
 //! | [`time`] | ticks aimed at the model's pending deadlines and at counterfactual ones, ±1 s |
 //! | [`values`] | names in many scripts and spellings, passwords, hostile and cross-typed tokens |
+//! | [`upgrade`] | for upgrade targets: a mixed window, rollbacks, finalize and crashes laid over the case |
 //!
 //! Case lengths vary too: most cases are short, some run to hundreds of operations (long
 //! horizons need them; keep-alive calls and ticks are cheap).
@@ -21,6 +22,7 @@ pub mod moves;
 pub mod shapes;
 pub mod swarm;
 pub mod time;
+pub mod upgrade;
 pub mod values;
 
 pub use values::{INVALID_NAMES, NAMES, PASSWORDS, WEAK_PASSWORDS};
@@ -81,7 +83,10 @@ pub fn plan(u: &mut Unstructured<'_>, settings: &Settings) -> Plan {
     };
     let (caps, choices) = (settings.caps, settings.choices);
     let swarm = Swarm::draw(u, caps, choices).unwrap_or_else(|_| Swarm::full(caps, choices));
-    let ops = Generator::new(params, choices, caps, swarm).run(u, len);
+    let mut ops = Generator::new(params, choices, caps, swarm).run(u, len);
+    if caps.rollout || caps.crash {
+        ops = upgrade::weave(u, ops, caps);
+    }
     Plan { params, ops }
 }
 

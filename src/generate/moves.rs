@@ -14,7 +14,8 @@ use super::time::{self, RecentCalls};
 use super::values;
 use crate::adapter::Capabilities;
 use crate::model::{
-    Code, CounterKind, DeadlineKind, Op, OpKind, Scope, State, Subject, Token, Upstream, Version,
+    Code, CounterKind, DeadlineKind, Op, OpKind, RolloutStep, Scope, State, Subject, Token,
+    Upstream, Version,
 };
 use arbitrary::{Result, Unstructured};
 
@@ -113,6 +114,16 @@ pub fn one(
             },
         },
         OpKind::Restart => Op::Restart,
+        // Upgrade steps are laid over a generated trace by `crate::upgrade`, never drawn here.
+        OpKind::Rollout => Op::Rollout {
+            step: *u.choose(&[
+                RolloutStep::Start,
+                RolloutStep::Finish,
+                RolloutStep::Rollback,
+                RolloutStep::Finalize,
+            ])?,
+        },
+        OpKind::Crash => Op::Crash,
     })
 }
 

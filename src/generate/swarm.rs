@@ -148,6 +148,8 @@ pub fn runnable(kind: OpKind, caps: Capabilities, choices: Choices) -> bool {
     match kind {
         OpKind::Tick => caps.clock,
         OpKind::Deploy | OpKind::Restart => caps.lifecycle,
+        OpKind::Rollout => caps.rollout,
+        OpKind::Crash => caps.crash,
         OpKind::UpstreamFault => caps.upstream_faults && choices.mfa,
         OpKind::VerifyMfa => caps.mfa && choices.mfa,
         OpKind::AdminDisable | OpKind::AdminEnable | OpKind::AdminUnlock => {

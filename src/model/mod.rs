@@ -33,7 +33,7 @@ pub mod sessions;
 
 pub use counters::{Counter, CounterKind};
 pub use deadlines::{Deadline, DeadlineKind, Subject};
-pub use op::{Code, Op, OpKind, Scope, Token, Upstream, Version};
+pub use op::{Code, Op, OpKind, RolloutStep, Scope, Token, Upstream, Version};
 pub use outcome::{design_table, Aal, Grant, Outcome, OutcomeKind, Reason, TokenReason};
 pub use params::Params;
 pub use profile::{Choices, Profile};
@@ -164,7 +164,27 @@ impl State {
                 self.upstream = *mode;
                 Outcome::Ok
             }
+            // Which build serves changes nothing the protocol promises: every build must
+            // answer as the model does at every step.
+            Op::Rollout { .. } | Op::Crash => Outcome::Ok,
         }
+    }
+
+    /// `op` took effect but its answer never reached the client (the service was killed with
+    /// the request in flight): the same transition, except that the tokens it handed out were
+    /// never received. They are forgotten, so the handles of what the client sees next are
+    /// numbered as the service's answers will number them. A new refresh generation stays: a
+    /// grace retry of the previous token reveals it.
+    pub fn apply_unanswered(&mut self, op: &Op) {
+        let issued = (
+            self.sessions.len(),
+            self.access.len(),
+            self.challenges.len(),
+        );
+        self.apply(op);
+        self.sessions.truncate(issued.0);
+        self.access.truncate(issued.1);
+        self.challenges.truncate(issued.2);
     }
 
     /// Whether `op` names a handle that has not been issued yet (a trace is *valid* when no op

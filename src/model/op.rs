@@ -49,6 +49,23 @@ pub enum Upstream {
     Garbage,
 }
 
+/// A step of a rolling upgrade (`authcheck upgrade`): the old build (OLD) is replaced by the
+/// new one (NEW) over the same store. A step that makes no sense where the rollout stands (a
+/// `rollout finish` with no rollout started) does nothing, so a shrunk trace stays runnable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RolloutStep {
+    /// A mixed window opens: a NEW instance starts beside the OLD one, and every following
+    /// request is routed to one of them (by the case's seed).
+    Start,
+    /// The OLD instances stop: NEW serves alone.
+    Finish,
+    /// Back to OLD, over everything NEW wrote. After `Finalize` the OLD build must refuse to
+    /// start (and NEW keeps serving).
+    Rollback,
+    /// The contract step: once NEW serves alone, the store is finalized for NEW.
+    Finalize,
+}
+
 /// The code presented at MFA verification: the one the provider sent, or another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Code {
@@ -116,6 +133,12 @@ pub enum Op {
     UpstreamFault {
         mode: Upstream,
     },
+    Rollout {
+        step: RolloutStep,
+    },
+    /// The next request is in flight when the instance serving it is killed (SIGKILL); it then
+    /// starts again over the same store. The request may or may not have taken effect.
+    Crash,
 }
 
 /// The kind of an operation, without arguments (for coverage and reports).
@@ -138,10 +161,12 @@ pub enum OpKind {
     Deploy,
     Restart,
     UpstreamFault,
+    Rollout,
+    Crash,
 }
 
 impl OpKind {
-    pub const ALL: [OpKind; 17] = [
+    pub const ALL: [OpKind; 19] = [
         OpKind::Register,
         OpKind::Login,
         OpKind::VerifyMfa,
@@ -159,6 +184,8 @@ impl OpKind {
         OpKind::Deploy,
         OpKind::Restart,
         OpKind::UpstreamFault,
+        OpKind::Rollout,
+        OpKind::Crash,
     ];
 }
 
@@ -182,6 +209,8 @@ impl Op {
             Op::Deploy { .. } => OpKind::Deploy,
             Op::Restart => OpKind::Restart,
             Op::UpstreamFault { .. } => OpKind::UpstreamFault,
+            Op::Rollout { .. } => OpKind::Rollout,
+            Op::Crash => OpKind::Crash,
         }
     }
 

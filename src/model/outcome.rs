@@ -208,6 +208,8 @@ pub fn design_table() -> Vec<(OpKind, OutcomeKind)> {
         (K::Tick, O::Ok),
         (K::Deploy, O::Ok),
         (K::Restart, O::Ok),
+        (K::Rollout, O::Ok),
+        (K::Crash, O::Ok),
         (K::UpstreamFault, O::Ok),
     ];
     for g in [G::Unknown, G::Expired, G::Revoked, G::Reuse] {

@@ -4,8 +4,8 @@
 //! scripts), then `test-hooks ADDR` when the test hooks are on. Logs go to stderr (`RUST_LOG`).
 
 use auth::{
-    Argon2Cost, Clock, Config, Deps, HttpOtpProvider, ManualClock, MemoryStore, NoOtpProvider,
-    OtpProvider, Protocol, Service, SqliteStore, Store, SystemClock, TokenRng,
+    Argon2Cost, Clock, Config, CrashPoint, Deps, HttpOtpProvider, ManualClock, MemoryStore,
+    NoOtpProvider, OtpProvider, Protocol, Service, SqliteStore, Store, SystemClock, TokenRng,
 };
 use clap::Parser;
 use std::io::Write;
@@ -145,8 +145,7 @@ async fn run(args: Args) -> Result<(), String> {
         if args.db == ":memory:" {
             return Err("--finalize-schema needs a SQLite --db file".into());
         }
-        let store =
-            SqliteStore::open(&args.db).map_err(|e| format!("cannot open {}: {e}", args.db))?;
+        let store = open_sqlite(&args)?;
         let s = store
             .finalize_schema()
             .map_err(|e| format!("{}: {e}", args.db))?;
@@ -162,10 +161,16 @@ async fn run(args: Args) -> Result<(), String> {
         println!("{document}");
         return Ok(());
     }
+    // With the test hooks, a SQLite store can be made to crash at a chosen commit.
+    let crash = (args.test_hooks.is_some() && args.db != ":memory:").then(CrashPoint::default);
     let store: Arc<dyn Store> = if args.db == ":memory:" {
         Arc::new(MemoryStore::new())
     } else {
-        Arc::new(SqliteStore::open(&args.db).map_err(|e| format!("cannot open {}: {e}", args.db))?)
+        let sqlite = open_sqlite(&args)?;
+        Arc::new(match &crash {
+            Some(crash) => sqlite.with_crash_point(crash.clone()),
+            None => sqlite,
+        })
     };
     let manual_clock = args
         .test_hooks
@@ -251,13 +256,23 @@ async fn run(args: Args) -> Result<(), String> {
     let api = axum::serve(listener, app).with_graceful_shutdown(stopped(stop_rx.clone()));
     match hooks {
         Some((listener, clock)) => {
-            let hooks = axum::serve(listener, auth::http::test_hooks_router(clock))
+            let hooks = axum::serve(listener, auth::http::test_hooks_router(clock, crash))
                 .with_graceful_shutdown(stopped(stop_rx));
             let (a, b) = tokio::join!(api, hooks);
             a.and(b).map_err(|e| e.to_string())
         }
         None => api.await.map_err(|e| e.to_string()),
     }
+}
+
+/// The SQLite store `--db` names, laid out as this build (and its flaw, if any) keeps it.
+fn open_sqlite(args: &Args) -> Result<SqliteStore, String> {
+    #[cfg(feature = "flaws")]
+    if let Some(flaw) = args.flaw {
+        return SqliteStore::open_flawed(&args.db, flaw)
+            .map_err(|e| format!("cannot open {}: {e}", args.db));
+    }
+    SqliteStore::open(&args.db).map_err(|e| format!("cannot open {}: {e}", args.db))
 }
 
 async fn stopped(mut rx: tokio::sync::watch::Receiver<bool>) {

@@ -100,9 +100,8 @@ impl Service {
         let session_id = match tx.access_token(&key)? {
             Some(access) => Some(access.session_id),
             None => match self.key.classify_refresh(token) {
-                Some(claim) => tx
-                    .refresh_token(&key)?
-                    .filter(|record| claim_matches(&claim, record))
+                Some(claim) => self
+                    .refresh_record(&mut *tx, token, &claim)?
                     .map(|record| record.session_id),
                 None => None,
             },

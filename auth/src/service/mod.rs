@@ -19,6 +19,8 @@ mod refresh;
 
 use crate::clock::Clock;
 use crate::config::Config;
+#[cfg(feature = "flaws")]
+use crate::config::Protocol;
 use crate::credentials::PasswordHasherId;
 use crate::error::{AuthError, GrantError, StoreError, TokenError};
 use crate::interleave::Interleave;
@@ -108,6 +110,16 @@ const STALE_HASH_RETRIES: usize = 3;
 impl Service {
     /// Builds a service over `deps.store`, creating the token key on first use.
     pub fn new(cfg: Config, deps: Deps) -> Result<Self, StoreError> {
+        #[cfg(feature = "flaws")]
+        let deps = if cfg.has(crate::flaws::Flaw::SessionCache) {
+            let store = crate::store::session_cache::SessionCache::new(deps.store.clone());
+            Deps {
+                store: Arc::new(store),
+                ..deps
+            }
+        } else {
+            deps
+        };
         let key = {
             let mut tx = deps.store.begin()?;
             let key = match tx.meta(TOKEN_KEY_META)? {
@@ -176,7 +188,7 @@ impl Service {
     pub(super) fn canonical(&self, username: &str) -> Option<String> {
         #[cfg(feature = "flaws")]
         if self.flawed(crate::flaws::Flaw::UsernameNormalizationChanged)
-            && self.cfg.protocol == crate::config::Protocol::V2
+            && self.cfg.protocol == Protocol::V2
         {
             use unicode_normalization::UnicodeNormalization;
             let name: String = username.to_lowercase().nfd().collect();
@@ -267,6 +279,23 @@ impl Service {
                 epoch: session.access_epoch,
             },
         )?;
+        #[cfg(feature = "flaws")]
+        if self.flawed(crate::flaws::Flaw::SelfVerifyingRefresh) {
+            // The new build trusts the V2 token's MAC, so it issues V2 tokens whatever the
+            // configured format and stops writing their rows: builds that look tokens up by
+            // row (every older one) no longer find them.
+            let refresh_token =
+                self.key
+                    .refresh_token(&session.id, session.generation, Protocol::V2);
+            return Ok(Tokens {
+                access_token,
+                refresh_token,
+                session_id: session.id.clone(),
+                generation: session.generation,
+                aal: session.aal,
+                expires_in: self.cfg.access_ttl,
+            });
+        }
         let refresh_token =
             self.key
                 .refresh_token(&session.id, session.generation, session.token_format);
@@ -303,6 +332,36 @@ impl Service {
         }
         self.point("login.respond").await;
         tokens
+    }
+}
+
+impl Service {
+    /// The stored record of a presented refresh token, if the token is one this service issued
+    /// (a V2 token must also name the session and generation it is stored under).
+    pub(super) fn refresh_record(
+        &self,
+        tx: &mut dyn Tx,
+        refresh_token: &str,
+        claim: &RefreshClaim,
+    ) -> Result<Option<RefreshRecord>, StoreError> {
+        let record = tx.refresh_token(&digest(refresh_token))?;
+        #[cfg(feature = "flaws")]
+        if let (
+            None,
+            RefreshClaim::Structured {
+                session_id,
+                generation,
+            },
+        ) = (&record, claim)
+        {
+            if self.flawed(crate::flaws::Flaw::SelfVerifyingRefresh) {
+                return Ok(Some(RefreshRecord {
+                    session_id: session_id.clone(),
+                    generation: *generation,
+                }));
+            }
+        }
+        Ok(record.filter(|r| claim_matches(claim, r)))
     }
 }
 

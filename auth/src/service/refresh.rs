@@ -58,26 +58,23 @@ impl Service {
         let unknown = AuthError::InvalidGrant(GrantError::Unknown);
         #[cfg(feature = "flaws")]
         if self.flawed(crate::flaws::Flaw::V2RejectsV1Tokens)
-            && self.cfg.protocol == crate::config::Protocol::V2
+            && self.cfg.protocol == Protocol::V2
             && *claim == RefreshClaim::Opaque
         {
             // The V2 build only parses its own format.
             return Err(unknown);
         }
-        let record = tx
-            .refresh_token(&digest(refresh_token))?
+        let record = self
+            .refresh_record(tx, refresh_token, claim)?
             .ok_or(unknown.clone())?;
-        if !claim_matches(claim, &record) {
-            return Err(unknown);
-        }
         let session = tx.session(&record.session_id)?.ok_or(unknown)?;
         Ok((session, record.generation))
     }
 
     /// Carries out a refresh decision on `session` and commits (rule 3).
-    pub(super) fn apply_refresh(
-        &self,
-        mut tx: Box<dyn Tx + '_>,
+    pub(super) fn apply_refresh<'s>(
+        &'s self,
+        mut tx: Box<dyn Tx + 's>,
         mut session: Session,
         decision: RefreshDecision,
         now: u64,
@@ -108,6 +105,20 @@ impl Service {
                     "refresh token reuse detected: session revoked");
                 return Err(AuthError::InvalidGrant(GrantError::Reuse));
             }
+        }
+        #[cfg(feature = "flaws")]
+        if self.flawed(crate::flaws::Flaw::RotationTwoWrites) && decision == RefreshDecision::Rotate
+        {
+            // The rotation in two statements: first the new generation (nothing else, so the
+            // row still says the old generation was never rotated), then when and the tokens.
+            // A crash between them leaves a session at generation g+1 with no grace for g.
+            let mut bumped = tx
+                .session(&session.id)?
+                .ok_or(AuthError::InvalidGrant(GrantError::Unknown))?;
+            bumped.generation = session.generation;
+            tx.put_session(&bumped)?;
+            tx.commit()?;
+            tx = self.deps.store.begin()?;
         }
         tx.put_session(&session)?;
         let tokens = self.issue(&mut *tx, &session, now)?;

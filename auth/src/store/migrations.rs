@@ -33,6 +33,28 @@ pub const MIGRATIONS: &[Migration] = &[
     },
 ];
 
+/// `refresh-table-moved` (an upgrade-only flaw): the new build moves refresh tokens to a table of
+/// their own and writes only there, and calls that an expand step, so older builds still open
+/// the database. They find the old table and none of the tokens the new build issued: in the
+/// mixed window and after a rollback, those sessions cannot be refreshed. (The expand/contract
+/// way keeps writing both tables until finalize.)
+#[cfg(feature = "flaws")]
+pub const MIGRATIONS_REFRESH_TABLE_MOVED: &[Migration] = &[
+    Migration {
+        expand: SQL,
+        contract: None,
+    },
+    Migration {
+        expand: "CREATE TABLE refresh_tokens_v2 (
+                     digest BLOB PRIMARY KEY,
+                     session_id TEXT NOT NULL,
+                     generation INTEGER NOT NULL
+                 );
+                 INSERT INTO refresh_tokens_v2 SELECT digest, session_id, generation FROM refresh_tokens;",
+        contract: Some("DROP TABLE refresh_tokens"),
+    },
+];
+
 /// Where a database stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SchemaState {

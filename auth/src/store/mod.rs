@@ -5,10 +5,14 @@
 //! two concurrent requests can never both act on the same state. A transaction dropped without
 //! [`Tx::commit`] leaves no trace.
 
+pub mod crash;
 mod memory;
 pub mod migrations;
+#[cfg(feature = "flaws")]
+pub mod session_cache;
 mod sqlite;
 
+pub use crash::CrashPoint;
 pub use memory::MemoryStore;
 pub use sqlite::SqliteStore;
 

@@ -3,7 +3,8 @@
 //! its schema forward with the expand halves of the migrations (see [`super::migrations`]);
 //! [`SqliteStore::finalize_schema`] runs the contract halves once no older build is left.
 
-use super::migrations;
+use super::crash::CrashPoint;
+use super::migrations::{self, Migration};
 use super::{AccessRecord, Account, Challenge, RefreshRecord, Session, Store, StoreResult, Tx};
 use crate::config::Protocol;
 use crate::error::StoreError;
@@ -15,23 +16,61 @@ use std::sync::{Mutex, MutexGuard};
 
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    layout: Layout,
+    crash: Option<CrashPoint>,
 }
+
+/// This build's schema: its migrations, and where it keeps refresh tokens.
+#[derive(Clone, Copy)]
+struct Layout {
+    migrations: &'static [Migration],
+    refresh_table: &'static str,
+}
+
+const LAYOUT: Layout = Layout {
+    migrations: migrations::MIGRATIONS,
+    refresh_table: "refresh_tokens",
+};
 
 impl SqliteStore {
     /// Opens (creating if needed) a database file and brings its schema up to date.
     pub fn open(path: impl AsRef<Path>) -> StoreResult<Self> {
+        Self::open_with(path, LAYOUT)
+    }
+
+    /// [`SqliteStore::open`] for a build with `flaw` switched on (only `refresh-table-moved`
+    /// changes the schema).
+    #[cfg(feature = "flaws")]
+    pub fn open_flawed(path: impl AsRef<Path>, flaw: crate::flaws::Flaw) -> StoreResult<Self> {
+        let layout = match flaw {
+            crate::flaws::Flaw::RefreshTableMoved => Layout {
+                migrations: migrations::MIGRATIONS_REFRESH_TABLE_MOVED,
+                refresh_table: "refresh_tokens_v2",
+            },
+            _ => LAYOUT,
+        };
+        Self::open_with(path, layout)
+    }
+
+    /// Kills the process at the commit `crash` is armed for (test hooks only).
+    pub fn with_crash_point(mut self, crash: CrashPoint) -> Self {
+        self.crash = Some(crash);
+        self
+    }
+
+    fn open_with(path: impl AsRef<Path>, layout: Layout) -> StoreResult<Self> {
         let conn = Connection::open(path)?;
         // WAL with synchronous=FULL: a committed transaction survives a crash or power loss.
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        Self::from_connection(conn)
+        Self::from_connection(conn, layout)
     }
 
     /// A private in-memory database (`:memory:`), for tests of the SQL itself.
     pub fn open_in_memory() -> StoreResult<Self> {
-        Self::from_connection(Connection::open_in_memory()?)
+        Self::from_connection(Connection::open_in_memory()?, LAYOUT)
     }
 
     /// The schema version of the open database.
@@ -48,13 +87,15 @@ impl SqliteStore {
     /// records that builds older than this one can no longer open the database. Run it once
     /// every instance runs this build; after it, a rollback is refused (not misread).
     pub fn finalize_schema(&self) -> StoreResult<migrations::SchemaState> {
-        migrations::finalize(&mut self.lock(), migrations::MIGRATIONS)
+        migrations::finalize(&mut self.lock(), self.layout.migrations)
     }
 
-    fn from_connection(mut conn: Connection) -> StoreResult<Self> {
-        migrations::migrate(&mut conn, migrations::MIGRATIONS)?;
+    fn from_connection(mut conn: Connection, layout: Layout) -> StoreResult<Self> {
+        migrations::migrate(&mut conn, layout.migrations)?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
+            layout,
+            crash: None,
         })
     }
 
@@ -71,6 +112,8 @@ impl Store for SqliteStore {
         Ok(Box::new(SqliteTx {
             conn,
             finished: false,
+            refresh_table: self.layout.refresh_table,
+            crash: self.crash.as_ref(),
         }))
     }
 }
@@ -78,6 +121,8 @@ impl Store for SqliteStore {
 struct SqliteTx<'a> {
     conn: MutexGuard<'a, Connection>,
     finished: bool,
+    refresh_table: &'static str,
+    crash: Option<&'a CrashPoint>,
 }
 
 impl Drop for SqliteTx<'_> {
@@ -255,7 +300,10 @@ impl Tx for SqliteTx<'_> {
     fn refresh_token(&mut self, digest: &TokenHash) -> StoreResult<Option<RefreshRecord>> {
         Ok(self
             .conn
-            .prepare_cached("SELECT session_id, generation FROM refresh_tokens WHERE digest = ?1")?
+            .prepare_cached(&format!(
+                "SELECT session_id, generation FROM {} WHERE digest = ?1",
+                self.refresh_table
+            ))?
             .query_row([&digest[..]], |r| {
                 Ok(RefreshRecord {
                     session_id: r.get(0)?,
@@ -267,10 +315,10 @@ impl Tx for SqliteTx<'_> {
 
     fn put_refresh_token(&mut self, digest: &TokenHash, rec: &RefreshRecord) -> StoreResult<()> {
         self.conn
-            .prepare_cached(
-                "INSERT OR REPLACE INTO refresh_tokens (digest, session_id, generation) \
-                 VALUES (?1, ?2, ?3)",
-            )?
+            .prepare_cached(&format!(
+                "INSERT OR REPLACE INTO {} (digest, session_id, generation) VALUES (?1, ?2, ?3)",
+                self.refresh_table
+            ))?
             .execute(params![&digest[..], rec.session_id, to_i64(rec.generation)])?;
         Ok(())
     }
@@ -355,6 +403,9 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn commit(mut self: Box<Self>) -> StoreResult<()> {
+        if let Some(crash) = self.crash {
+            crash.before_commit();
+        }
         self.conn.execute_batch("COMMIT")?;
         self.finished = true;
         Ok(())

@@ -49,7 +49,7 @@ impl TestServer {
         let hooks_base = format!("http://{}", hooks.local_addr().unwrap());
         let app = auth::http::router(Arc::new(service), Some(ADMIN));
         tokio::spawn(async move { axum::serve(api, app).await });
-        let hooks_app = auth::http::test_hooks_router(clock.clone());
+        let hooks_app = auth::http::test_hooks_router(clock.clone(), None);
         tokio::spawn(async move { axum::serve(hooks, hooks_app).await });
         TestServer {
             base,

@@ -9,8 +9,10 @@
 //! Requests and the reading of responses — with the API's status table, so a wrong status is
 //! a finding of its own — are in [`wire`].
 
+pub mod builds;
 pub mod otp_mock;
 pub mod server;
+pub mod upgrade;
 pub mod wire;
 
 pub use server::find_server_bin;
@@ -327,6 +329,9 @@ impl Instance for HttpInstance {
                 }
                 None => Err(AdapterError::Unavailable("not our OTP provider".into())),
             },
+            Control::Rollout(_) | Control::Crash => Err(AdapterError::Unavailable(
+                "one build only: upgrades and crashes are `authcheck upgrade`'s".into(),
+            )),
         }
     }
 

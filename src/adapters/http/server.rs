@@ -1,7 +1,8 @@
-//! The `auth-server` process a managed HTTP target runs: started on 127.0.0.1:0 over a SQLite
-//! file in a temp dir, with the test hooks (manual clock) and wiremock as its OTP provider;
-//! stopped with SIGTERM (and always when dropped, a failed or interrupted check included);
-//! started again over the same file for `Deploy` and `Restart`.
+//! The `auth-server` processes a managed HTTP target runs: started on 127.0.0.1:0 over a SQLite
+//! file, with the test hooks (manual clock, crash point) and wiremock as its OTP provider;
+//! stopped with SIGTERM (and always when dropped, a failed or interrupted check included), or
+//! killed with SIGKILL for a crash; started again over the same file for `Deploy`, `Restart`
+//! and the steps of an upgrade (where two builds take turns, or serve at once, over one file).
 
 use super::otp_mock::OtpMock;
 use crate::adapter::AdapterError;
@@ -12,11 +13,24 @@ use std::process::{Child, Command, Stdio};
 
 pub const ADMIN_TOKEN: &str = "authcheck-admin";
 
+/// How to run one build: a program and the arguments of its own (a flaw, say) before the ones
+/// the harness adds (`--listen`, `--db`, `--test-hooks`, the protocol numbers …: the command
+/// line of `auth-server`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerCommand {
+    pub program: PathBuf,
+    pub args: Vec<String>,
+}
+
 /// The server process we own, and what restarting it needs.
 pub struct Server {
-    server_bin: PathBuf,
+    command: ServerCommand,
     child: Option<Child>,
-    dir: tempfile::TempDir,
+    /// The SQLite file, and where the process's log goes.
+    db: PathBuf,
+    log: PathBuf,
+    /// The temp dir holding the file, when this server owns it.
+    _dir: Option<tempfile::TempDir>,
     seed: u64,
     params: Params,
     starts: u64,
@@ -29,6 +43,7 @@ pub struct Server {
 }
 
 impl Server {
+    /// A server of `server_bin` over a database of its own.
     pub fn new(
         server_bin: &Path,
         params: Params,
@@ -37,10 +52,40 @@ impl Server {
         otp_url: String,
     ) -> Result<Self, AdapterError> {
         let dir = tempfile::tempdir().map_err(|e| AdapterError::Unavailable(e.to_string()))?;
-        Ok(Server {
-            server_bin: server_bin.to_owned(),
+        let command = ServerCommand {
+            program: server_bin.to_owned(),
+            args: Vec::new(),
+        };
+        let mut server = Server::over(
+            &command,
+            &dir.path().join("auth.db"),
+            "server",
+            params,
+            seed,
+            otp,
+            otp_url,
+        );
+        server._dir = Some(dir);
+        Ok(server)
+    }
+
+    /// A server of `command` over the database file `db` (which others may share); its log
+    /// goes beside the file, as `NAME.log`.
+    pub fn over(
+        command: &ServerCommand,
+        db: &Path,
+        name: &str,
+        params: Params,
+        seed: u64,
+        otp: OtpMock,
+        otp_url: String,
+    ) -> Self {
+        Server {
+            command: command.clone(),
             child: None,
-            dir,
+            db: db.to_owned(),
+            log: db.with_file_name(format!("{name}.log")),
+            _dir: None,
             seed,
             params,
             starts: 0,
@@ -49,7 +94,11 @@ impl Server {
             otp_url,
             base: String::new(),
             hooks: String::new(),
-        })
+        }
+    }
+
+    pub fn running(&self) -> bool {
+        self.child.is_some()
     }
 
     /// Starts the process with its manual clock at `clock`.
@@ -62,7 +111,10 @@ impl Server {
         // Each start draws tokens from its own seed, so a restarted server never repeats one.
         let seed = self.seed.wrapping_mul(1_000).wrapping_add(self.starts);
         self.starts += 1;
-        let mut child = Command::new(&self.server_bin)
+        let log = std::fs::File::create(&self.log)
+            .map_err(|e| fail(format!("{}: {e}", self.log.display())))?;
+        let mut child = Command::new(&self.command.program)
+            .args(&self.command.args)
             .args(["--listen", "127.0.0.1:0", "--test-hooks", "127.0.0.1:0"])
             .args(["--protocol", version, "--admin-token", ADMIN_TOKEN])
             .args([
@@ -85,23 +137,31 @@ impl Server {
                 [format!("--{}", k.replace('_', "-")), value.to_string()]
             }))
             .arg("--db")
-            .arg(self.dir.path().join("auth.db"))
+            .arg(&self.db)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
-            .map_err(|e| fail(format!("cannot start {}: {e}", self.server_bin.display())))?;
+            .map_err(|e| {
+                fail(format!(
+                    "cannot start {}: {e}",
+                    self.command.program.display()
+                ))
+            })?;
         let stdout = child
             .stdout
             .take()
             .ok_or_else(|| fail("no stdout".into()))?;
         let mut lines = BufReader::new(stdout).lines();
+        let log = &self.log;
         let mut line = || -> Result<String, AdapterError> {
-            lines
-                .next()
-                .and_then(Result::ok)
-                .ok_or_else(|| fail("auth-server exited before printing its address".into()))
+            lines.next().and_then(Result::ok).ok_or_else(|| {
+                fail(format!(
+                    "the server exited before printing its address: {}",
+                    last_line(log)
+                ))
+            })
         };
         let api = line()?;
         let hooks = line()?;
@@ -117,6 +177,64 @@ impl Server {
             terminate(&mut child);
         }
     }
+
+    /// Kills the process (SIGKILL: no shutdown, no flush) and reaps it.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Whether the process has died on its own (its crash point fired, say), waiting up to
+    /// `patience` for it to finish dying.
+    pub fn died(&mut self, patience: std::time::Duration) -> bool {
+        let Some(child) = self.child.as_mut() else {
+            return true;
+        };
+        let until = std::time::Instant::now() + patience;
+        loop {
+            if let Ok(Some(_)) = child.try_wait() {
+                self.child = None;
+                return true;
+            }
+            if std::time::Instant::now() >= until {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
+    /// Runs the build once with `args` over the same database (not serving), e.g.
+    /// `--finalize-schema`; returns what it printed, or why it failed.
+    pub fn run_once(&self, args: &[&str]) -> Result<String, String> {
+        let out = Command::new(&self.command.program)
+            .args(&self.command.args)
+            .args(args)
+            .arg("--db")
+            .arg(&self.db)
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", self.command.program.display()))?;
+        let text = |b: &[u8]| String::from_utf8_lossy(b).trim().to_owned();
+        if out.status.success() {
+            Ok(text(&out.stdout))
+        } else {
+            Err(text(&out.stderr))
+        }
+    }
+}
+
+/// The last line a server wrote to its log (why it would not start).
+fn last_line(log: &Path) -> String {
+    std::fs::read_to_string(log)
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| "no message".into())
 }
 
 impl Drop for Server {

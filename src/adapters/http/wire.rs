@@ -114,9 +114,12 @@ pub fn request_for(request: &Request, destination: u64, admin_token: Option<&str
                 None,
             )
         }
-        Op::Tick { .. } | Op::Deploy { .. } | Op::Restart | Op::UpstreamFault { .. } => {
-            return None
-        }
+        Op::Tick { .. }
+        | Op::Deploy { .. }
+        | Op::Restart
+        | Op::UpstreamFault { .. }
+        | Op::Rollout { .. }
+        | Op::Crash => return None,
     })
 }
 
@@ -217,9 +220,12 @@ fn success(
             expect(204)?;
             Answer::Done
         }
-        Op::Tick { .. } | Op::Deploy { .. } | Op::Restart | Op::UpstreamFault { .. } => {
-            return Err(format!("`{op}` is not a request"))
-        }
+        Op::Tick { .. }
+        | Op::Deploy { .. }
+        | Op::Restart
+        | Op::UpstreamFault { .. }
+        | Op::Rollout { .. }
+        | Op::Crash => return Err(format!("`{op}` is not a request")),
     })
 }
 

@@ -102,7 +102,12 @@ pub(super) async fn call(
         Op::AdminDisable { user } => answer(svc.admin_disable(user).await, 204, done),
         Op::AdminEnable { user } => answer(svc.admin_enable(user).await, 204, done),
         Op::AdminUnlock { user } => answer(svc.admin_unlock(user).await, 204, done),
-        Op::Tick { .. } | Op::Deploy { .. } | Op::Restart | Op::UpstreamFault { .. } => (
+        Op::Tick { .. }
+        | Op::Deploy { .. }
+        | Op::Restart
+        | Op::UpstreamFault { .. }
+        | Op::Rollout { .. }
+        | Op::Crash => (
             Answer::Failed(format!("`{}` is not a request", request.op)),
             None,
         ),

@@ -248,6 +248,11 @@ impl Instance for InProcess {
                 Upstream::Down => OtpMode::Down,
                 Upstream::Garbage => OtpMode::Garbage,
             }),
+            Control::Rollout(_) | Control::Crash => {
+                return Err(AdapterError::Unavailable(
+                    "one build in process: upgrades and crashes are `authcheck upgrade`'s".into(),
+                ))
+            }
         }
         Ok(())
     }
