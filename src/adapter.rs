@@ -56,8 +56,8 @@ pub trait Instance: Send {
     /// capabilities claim are ever asked for.
     fn control(&mut self, op: &Control) -> Result<(), AdapterError>;
 
-    /// Which build or instance answered the last call, when more than one serves (an
-    /// upgrade's mixed window); reports print it beside each step.
+    /// A note on the last call or control for reports (`answered by the new build` in an
+    /// upgrade's mixed window), when there is something to say.
     fn served_by(&self) -> Option<String> {
         None
     }

@@ -270,6 +270,8 @@ pub struct CaseFailure {
     pub failure: Failure,
     /// The model's outcome for every op of the shrunk trace.
     pub expected: Vec<Outcome>,
+    /// Which build answered each op, when the target says (an upgrade); empty otherwise.
+    pub served_by: Vec<Option<String>>,
 }
 
 /// What a campaign found: a sequential case that left the model, or a concurrent one no order
@@ -598,6 +600,17 @@ pub fn check(opts: &CheckOptions, mut progress: impl FnMut(u64)) -> Summary {
             let (profile, ops, f) =
                 shrink_failure_with(&opts.target, &case_profile, case_seed, &ops, f);
             let expected = lockstep::expectations_with(&profile, &ops);
+            // Which build answered what is the story of an upgrade's trace: run it once more
+            // to record it.
+            let served_by = if caps.rollout || caps.crash {
+                run_ops_with(&opts.target, &profile, case_seed, &ops, None)
+                    .steps
+                    .into_iter()
+                    .map(|s| s.served_by)
+                    .collect()
+            } else {
+                Vec::new()
+            };
             failure = Some(Finding::Sequential(CaseFailure {
                 case_seed,
                 profile,
@@ -605,6 +618,7 @@ pub fn check(opts: &CheckOptions, mut progress: impl FnMut(u64)) -> Summary {
                 ops,
                 failure: f,
                 expected,
+                served_by,
             }));
             break;
         }
@@ -647,6 +661,7 @@ impl CaseFailure {
             format!("token-seed: {}", self.case_seed),
         ];
         let mut trace = Trace::new(&header, &self.ops, &self.expected);
+        trace.note_served_by(&self.served_by);
         trace.set_profile(&self.profile);
         trace
     }

@@ -78,6 +78,7 @@ pub fn lockstep(data: &[u8]) {
             ops,
             failure,
             expected,
+            served_by: Vec::new(),
         };
         panic!(
             "the service left the model; minimal trace:\n{}\npromote it: cargo run --release -- promote <artifact>",

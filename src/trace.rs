@@ -113,6 +113,30 @@ impl Trace {
         Trace { lines }
     }
 
+    /// Puts the target's note on a step (`# answered by the new build`) before each step whose
+    /// note differs from the step before's (`served_by[i]` is what the target said of step i).
+    pub fn note_served_by(&mut self, served_by: &[Option<String>]) {
+        if served_by.iter().all(Option::is_none) {
+            return;
+        }
+        let mut lines = Vec::with_capacity(self.lines.len() + served_by.len());
+        let mut step = 0;
+        let mut last: Option<&String> = None;
+        for line in std::mem::take(&mut self.lines) {
+            if let Line::Step { .. } = line {
+                if let Some(Some(by)) = served_by.get(step) {
+                    if last != Some(by) {
+                        lines.push(Line::Comment(format!("# {by}")));
+                    }
+                    last = Some(by);
+                }
+                step += 1;
+            }
+            lines.push(line);
+        }
+        self.lines = lines;
+    }
+
     pub fn ops(&self) -> Vec<Op> {
         self.steps().map(|(op, _)| op.clone()).collect()
     }

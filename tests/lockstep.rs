@@ -35,6 +35,7 @@ fn check_bytes(store: StoreKind, bytes: &[u8]) -> Result<(), TestCaseError> {
             ops: small,
             failure,
             expected,
+            served_by: Vec::new(),
         };
         return Err(TestCaseError::fail(format!(
             "the service left the model:\n{}\nreplay: save the trace above and run `cargo run --release -- replay FILE`",

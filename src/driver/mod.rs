@@ -70,7 +70,7 @@ pub trait Driver {
         Observability::ALL
     }
 
-    /// Which build or instance answered the last operation, when the target says.
+    /// The target's note on the last operation (which build answered it), if any.
     fn served_by(&self) -> Option<String> {
         None
     }

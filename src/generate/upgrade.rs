@@ -1,7 +1,8 @@
 //! Upgrade steps laid over a generated trace, for targets that can roll out a new build and be
 //! crashed (`authcheck upgrade`): where the mixed window opens and closes, whether the update
 //! is rolled back (before or after `finalize`), and which requests die in a crash. The trace
-//! under them is an ordinary case, so every kind of request meets every phase of the rollout.
+//! under them is an ordinary case, so every kind of request meets every phase of the rollout,
+//! and a request that dies in a crash is, like a real client's, usually sent again.
 
 use crate::adapter::Capabilities;
 use crate::model::{Op, RolloutStep};
@@ -21,9 +22,13 @@ pub fn weave(u: &mut Unstructured<'_>, ops: Vec<Op>, caps: Capabilities) -> Vec<
                 .filter(|(at, _)| *at == i)
                 .map(|(_, step)| Op::Rollout { step: *step }),
         );
-        // One request in about ten dies with the instance that serves it.
+        // One request in about ten dies with the instance that serves it; a client whose
+        // request died usually sends it again.
         if caps.crash && op_is_request(&op) && u.ratio(1, 10).unwrap_or(false) {
             out.push(Op::Crash);
+            if u.ratio(2, 3).unwrap_or(false) {
+                out.push(op.clone());
+            }
         }
         out.push(op);
     }

@@ -246,7 +246,9 @@ impl UpgradeInstance {
                         Phase::Old
                     }
                     Err(AdapterError::Unavailable(why)) => {
-                        self.served_by = Some(format!("old build refused to start: {why}"));
+                        self.served_by = Some(format!(
+                            "rollback refused, the new build serves on: {why}"
+                        ));
                         Phase::Finalized
                     }
                     Err(e) => return Err(e),
@@ -285,7 +287,7 @@ impl UpgradeInstance {
             return Answer::Failed(format!("could not start again after the crash: {e}"));
         }
         self.served_by = Some(format!(
-            "{} build, killed {}",
+            "answered by the {} build, killed {}",
             label(build),
             if died {
                 format!("with the request in flight (after {commits} commit(s))")
@@ -325,7 +327,7 @@ impl Instance for UpgradeInstance {
         if std::mem::take(&mut self.crash_next) {
             return self.call_and_crash(build, request, &key, occurrence);
         }
-        self.served_by = Some(format!("{} build", label(build)));
+        self.served_by = Some(format!("answered by the {} build", label(build)));
         self.client.call(request, None)
     }
 
