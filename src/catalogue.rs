@@ -1,6 +1,8 @@
 //! The flaw catalogue (PROTOCOL.md §10) as a benchmark of the harness: does a campaign catch each
 //! flaw, how fast, and how small is what it reports? Needs the `flaws` feature.
 
+use crate::adapters::http::server::ServerCommand;
+use crate::adapters::http::upgrade::UpgradeTarget;
 use crate::campaign::{self, CheckOptions, Shard, Target};
 use crate::concurrent;
 use crate::driver::{Flaw, Mode, StoreKind};
@@ -83,6 +85,58 @@ pub fn detect(flaw: Flaw, seed: u64) -> Detection {
         cases: SEQUENTIAL_BUDGET,
         seed,
         target: Target::Flawed(StoreKind::Memory, flaw),
+        ..CheckOptions::default()
+    };
+    let summary = campaign::check(&opts, |_| {});
+    Detection {
+        detected: summary.failure.is_some(),
+        cases: summary.cases,
+        elapsed: start.elapsed(),
+        shrunk_len: summary.failure.map_or(0, |f| f.shrunk_len()),
+    }
+}
+
+/// Cases `authcheck upgrade` may spend on one upgrade-only flaw before it counts as missed.
+pub const UPGRADE_BUDGET: u64 = 150;
+
+/// The update that shows an upgrade-only flaw, between builds of `server_bin` (a `flaws`
+/// build): a flaw of the mixed window or the rollback is in NEW only; a flaw that needs a
+/// crash is in both builds (a crash shows it whichever build dies).
+pub fn upgrade_target(flaw: Flaw, server_bin: &std::path::Path) -> UpgradeTarget {
+    let correct = ServerCommand {
+        program: server_bin.to_owned(),
+        args: Vec::new(),
+    };
+    let flawed = ServerCommand {
+        args: vec!["--flaw".into(), flaw.id().into()],
+        ..correct.clone()
+    };
+    let words = |c: &ServerCommand| {
+        std::iter::once(c.program.display().to_string())
+            .chain(c.args.iter().cloned())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let from = if flaw.needs_crash() {
+        flawed.clone()
+    } else {
+        correct
+    };
+    UpgradeTarget {
+        from_words: words(&from),
+        to_words: words(&flawed),
+        from,
+        to: flawed,
+    }
+}
+
+/// An `authcheck upgrade` campaign from `seed` over the update that shows `flaw`.
+pub fn detect_upgrade(flaw: Flaw, server_bin: &std::path::Path, seed: u64) -> Detection {
+    let start = Instant::now();
+    let opts = CheckOptions {
+        cases: UPGRADE_BUDGET,
+        seed,
+        target: Target::Custom(std::sync::Arc::new(upgrade_target(flaw, server_bin))),
         ..CheckOptions::default()
     };
     let summary = campaign::check(&opts, |_| {});

@@ -83,7 +83,7 @@ fn a_passing_campaign_shows_its_verdict_and_every_pair_of_the_matrix() {
     // The pairs in the in-process target's scope (an upgrade's rollout and crash steps are not).
     let pairs = authcheck::coverage::Coverage::scoped(
         Default::default(),
-        authcheck::campaign::Target::memory().capabilities(),
+        Target::memory().capabilities(),
     )
     .total();
     assert_eq!(

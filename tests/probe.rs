@@ -166,36 +166,11 @@ fn the_probe_refuses_nothing_it_should_not_send() {
         .all(|f| f.name != "wrong-password"));
 }
 
-/// A flaws build of auth-server (the flag exists only there): the one next to the tests if it
-/// is one (`.ci/run` has just built it for `auth`'s own flaws test), else one built here.
 #[cfg(feature = "flaws")]
-fn flaws_server_bin() -> std::path::PathBuf {
-    let bin = find_server_bin().unwrap();
-    let help = Command::new(&bin).arg("--help").output().unwrap();
-    if String::from_utf8_lossy(&help.stdout).contains("--flaw") {
-        return bin;
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let target_dir = root.join("target/probe-flaws-server");
-    let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .args([
-            "build",
-            "-q",
-            "-p",
-            "auth",
-            "--features",
-            "flaws",
-            "--bin",
-            "auth-server",
-        ])
-        .arg("--target-dir")
-        .arg(&target_dir)
-        .current_dir(root)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    target_dir.join("debug/auth-server")
-}
+#[path = "support/flaws_server.rs"]
+mod flaws_server;
+#[cfg(feature = "flaws")]
+use flaws_server::flaws_server_bin;
 
 #[cfg(feature = "flaws")]
 #[test]

@@ -25,7 +25,7 @@ pub enum Flaw {
     // rollback) or when a process dies mid-request; one build over its own store is correct.
     RefreshTableMoved,
     SessionCache,
-    SelfVerifyingRefresh,
+    SelectorAccessTokens,
     RotationTwoWrites,
 }
 
@@ -55,7 +55,7 @@ impl Flaw {
     pub const UPGRADE: [Flaw; 4] = [
         Flaw::RefreshTableMoved,
         Flaw::SessionCache,
-        Flaw::SelfVerifyingRefresh,
+        Flaw::SelectorAccessTokens,
         Flaw::RotationTwoWrites,
     ];
 
@@ -79,9 +79,14 @@ impl Flaw {
             Flaw::SessionMixup => "session-mixup",
             Flaw::RefreshTableMoved => "refresh-table-moved",
             Flaw::SessionCache => "session-cache",
-            Flaw::SelfVerifyingRefresh => "self-verifying-refresh",
+            Flaw::SelectorAccessTokens => "selector-access-tokens",
             Flaw::RotationTwoWrites => "rotation-two-writes",
         }
+    }
+
+    /// Whether the flaw only shows when an instance dies mid-request.
+    pub fn needs_crash(self) -> bool {
+        matches!(self, Flaw::RotationTwoWrites)
     }
 
     /// Whether the flaw only shows when requests run concurrently.

@@ -95,9 +95,8 @@ impl Service {
     /// `Revoke(token)` (RFC 7009, rule 10): any token of a session revokes that session;
     /// anything else is ignored. Only a store failure is an error.
     pub async fn revoke(&self, token: &str) -> Result<(), AuthError> {
-        let key = digest(token);
         let mut tx = self.deps.store.begin()?;
-        let session_id = match tx.access_token(&key)? {
+        let session_id = match tx.access_token(&self.access_key(token))? {
             Some(access) => Some(access.session_id),
             None => match self.key.classify_refresh(token) {
                 Some(claim) => self

@@ -207,7 +207,7 @@ impl Service {
         let unknown = AuthError::Unauthorized(TokenError::Unknown);
         #[cfg(feature = "flaws")]
         if self.flawed(crate::flaws::Flaw::TokenConfusion)
-            && tx.access_token(&digest(access_token))?.is_none()
+            && tx.access_token(&self.access_key(access_token))?.is_none()
         {
             // Any token the store knows is taken as proof of a session.
             if let Some(r) = tx.refresh_token(&digest(access_token))? {
@@ -218,7 +218,7 @@ impl Service {
             }
         }
         let record = tx
-            .access_token(&digest(access_token))?
+            .access_token(&self.access_key(access_token))?
             .ok_or(unknown.clone())?;
         let session = tx.session(&record.session_id)?.ok_or(unknown)?;
         rules::access_validity(&session, &record, now, &self.cfg)
@@ -270,32 +270,15 @@ impl Service {
         session: &Session,
         now: u64,
     ) -> Result<Tokens, AuthError> {
-        let access_token = self.deps.rng.token(ACCESS_PREFIX, 32);
+        let access_token = self.new_access_token();
         tx.put_access_token(
-            &digest(&access_token),
+            &self.access_key(&access_token),
             &AccessRecord {
                 session_id: session.id.clone(),
                 issued_at: now,
                 epoch: session.access_epoch,
             },
         )?;
-        #[cfg(feature = "flaws")]
-        if self.flawed(crate::flaws::Flaw::SelfVerifyingRefresh) {
-            // The new build trusts the V2 token's MAC, so it issues V2 tokens whatever the
-            // configured format and stops writing their rows: builds that look tokens up by
-            // row (every older one) no longer find them.
-            let refresh_token =
-                self.key
-                    .refresh_token(&session.id, session.generation, Protocol::V2);
-            return Ok(Tokens {
-                access_token,
-                refresh_token,
-                session_id: session.id.clone(),
-                generation: session.generation,
-                aal: session.aal,
-                expires_in: self.cfg.access_ttl,
-            });
-        }
         let refresh_token =
             self.key
                 .refresh_token(&session.id, session.generation, session.token_format);
@@ -336,6 +319,34 @@ impl Service {
 }
 
 impl Service {
+    /// A fresh access token. (`selector-access-tokens`, an upgrade-only flaw: the new build
+    /// issues `at2_<selector>.<verifier>` and keys its row by the verifier alone; it reads
+    /// both formats, but the builds before it look every token up whole and find none of
+    /// these.)
+    fn new_access_token(&self) -> String {
+        #[cfg(feature = "flaws")]
+        if self.flawed(crate::flaws::Flaw::SelectorAccessTokens) {
+            let selector = self.deps.rng.token("at2_", 8);
+            let verifier = self.deps.rng.token("", 32);
+            return format!("{selector}.{verifier}");
+        }
+        self.deps.rng.token(ACCESS_PREFIX, 32)
+    }
+
+    /// The key an access token's row is stored under.
+    pub(super) fn access_key(&self, access_token: &str) -> crate::tokens::TokenHash {
+        #[cfg(feature = "flaws")]
+        if self.flawed(crate::flaws::Flaw::SelectorAccessTokens) {
+            if let Some((_, verifier)) = access_token
+                .strip_prefix("at2_")
+                .and_then(|rest| rest.split_once('.'))
+            {
+                return digest(verifier);
+            }
+        }
+        digest(access_token)
+    }
+
     /// The stored record of a presented refresh token, if the token is one this service issued
     /// (a V2 token must also name the session and generation it is stored under).
     pub(super) fn refresh_record(
@@ -345,22 +356,6 @@ impl Service {
         claim: &RefreshClaim,
     ) -> Result<Option<RefreshRecord>, StoreError> {
         let record = tx.refresh_token(&digest(refresh_token))?;
-        #[cfg(feature = "flaws")]
-        if let (
-            None,
-            RefreshClaim::Structured {
-                session_id,
-                generation,
-            },
-        ) = (&record, claim)
-        {
-            if self.flawed(crate::flaws::Flaw::SelfVerifyingRefresh) {
-                return Ok(Some(RefreshRecord {
-                    session_id: session_id.clone(),
-                    generation: *generation,
-                }));
-            }
-        }
         Ok(record.filter(|r| claim_matches(claim, r)))
     }
 }

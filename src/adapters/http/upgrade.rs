@@ -123,7 +123,17 @@ impl UpgradeInstance {
             otp.mount(&server).await;
             server
         });
-        let dir = tempfile::tempdir().map_err(|e| unavailable(e.to_string()))?;
+        // A crash here is a process's, not a machine's: the page cache survives it, so the
+        // store may live in memory-backed /dev/shm where there is one (fsyncs cost nothing).
+        let shm = std::path::Path::new("/dev/shm");
+        let dir = if shm.is_dir() {
+            tempfile::Builder::new()
+                .prefix("authcheck-upgrade")
+                .tempdir_in(shm)
+        } else {
+            tempfile::tempdir()
+        }
+        .map_err(|e| unavailable(e.to_string()))?;
         let db = dir.path().join("auth.db");
         // Distinct token seeds: two instances at once must never draw the same tokens.
         let server = |command, name, n: u64| {
@@ -246,9 +256,8 @@ impl UpgradeInstance {
                         Phase::Old
                     }
                     Err(AdapterError::Unavailable(why)) => {
-                        self.served_by = Some(format!(
-                            "rollback refused, the new build serves on: {why}"
-                        ));
+                        self.served_by =
+                            Some(format!("rollback refused, the new build serves on: {why}"));
                         Phase::Finalized
                     }
                     Err(e) => return Err(e),

@@ -123,7 +123,7 @@ impl InProcess {
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .map_err(|e| AdapterError::Unavailable(format!("cannot build a runtime: {e}")))?;
-        let (store, dir) = open_store(store_kind, None)?;
+        let (store, dir) = open_store(store_kind, None, flaw)?;
         let clock = ManualClock::new(CLOCK_START);
         let rng = Arc::new(TokenRng::seeded(seed));
         let otp = Arc::new(MemoryOtpProvider::new());
@@ -165,7 +165,7 @@ impl InProcess {
 
     fn redeploy(&mut self, version: Version) -> Result<(), AdapterError> {
         if self.store_kind == StoreKind::Sqlite {
-            let (store, _) = open_store(self.store_kind, self.dir.as_ref())?;
+            let (store, _) = open_store(self.store_kind, self.dir.as_ref(), self.flaw)?;
             self.store = store;
         }
         self.version = version;

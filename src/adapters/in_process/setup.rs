@@ -67,6 +67,7 @@ pub(super) fn build(
 pub(super) fn open_store(
     kind: StoreKind,
     existing: Option<&tempfile::TempDir>,
+    flaw: Option<Flaw>,
 ) -> Result<(Arc<dyn Store>, Option<tempfile::TempDir>), AdapterError> {
     let fail = AdapterError::Unavailable;
     match kind {
@@ -79,7 +80,18 @@ pub(super) fn open_store(
                     (dir.path().join("auth.db"), Some(dir))
                 }
             };
-            let store = SqliteStore::open(&path).map_err(|e| fail(e.to_string()))?;
+            // A flaw may lay the schema out its own way (`refresh-table-moved`).
+            #[cfg(feature = "flaws")]
+            let store = match flaw {
+                Some(flaw) => SqliteStore::open_flawed(&path, flaw),
+                None => SqliteStore::open(&path),
+            };
+            #[cfg(not(feature = "flaws"))]
+            let store = match flaw {
+                Some(never) => match never {},
+                None => SqliteStore::open(&path),
+            };
+            let store = store.map_err(|e| fail(e.to_string()))?;
             Ok((Arc::new(store), dir))
         }
     }
