@@ -81,11 +81,9 @@ fn a_passing_campaign_shows_its_verdict_and_every_pair_of_the_matrix() {
         html.contains("authcheck check --seed 11 --cases 20 --mode deterministic --store memory")
     );
     // The pairs in the in-process target's scope (an upgrade's rollout and crash steps are not).
-    let pairs = authcheck::coverage::Coverage::scoped(
-        Default::default(),
-        Target::memory().capabilities(),
-    )
-    .total();
+    let pairs =
+        authcheck::coverage::Coverage::scoped(Default::default(), Target::memory().capabilities())
+            .total();
     assert_eq!(
         count(&html, "<td class=\"hit\">") + count(&html, "<td class=\"zero\">"),
         pairs

@@ -17,6 +17,13 @@ pub struct FlawsArgs {
     /// Also write the detection table as one self-contained HTML page.
     #[arg(long, value_name = "FILE.html")]
     report: Option<std::path::PathBuf>,
+    /// The upgrade-only flaws instead: each under `authcheck upgrade` (real builds of
+    /// auth-server over one store) and under the atomic deploy campaign of one build.
+    #[arg(long, conflicts_with_all = ["report", "no_peer"])]
+    upgrade: bool,
+    /// With `--upgrade`: a `flaws` build of auth-server (default: next to authcheck).
+    #[arg(long)]
+    server_bin: Option<std::path::PathBuf>,
 }
 
 #[cfg(not(feature = "flaws"))]
@@ -26,9 +33,73 @@ pub fn run(_: FlawsArgs) -> CliResult {
     ))
 }
 
+/// `flaws --upgrade`: the upgrade-only flaws, each where it shows and where it does not.
+#[cfg(feature = "flaws")]
+fn run_upgrade(args: &FlawsArgs) -> CliResult {
+    use authcheck::campaign::{check, CheckOptions, Target};
+    use authcheck::catalogue::{detect_upgrade, median, SEQUENTIAL_BUDGET, UPGRADE_BUDGET};
+    let bin = match &args.server_bin {
+        Some(p) => p.clone(),
+        None => authcheck::driver::find_server_bin().map_err(super::CliError::Usage)?,
+    };
+    let seeds = args.seeds;
+    println!(
+        "upgrade-only flaws: {seeds} seeds per flaw; authcheck upgrade (budget {UPGRADE_BUDGET} cases) \
+         and the atomic deploy campaign of one build (budget {SEQUENTIAL_BUDGET} cases)"
+    );
+    println!(
+        "{:<25} {:>9} {:>7} {:>7} {:>6} | {:>15}",
+        "flaw", "detected", "cases", "ms", "shrunk", "atomic deploys"
+    );
+    let mut rows = Vec::new();
+    let mut missed = 0;
+    for flaw in auth::flaws::Flaw::UPGRADE {
+        let runs: Vec<_> = (0..seeds)
+            .map(|k| detect_upgrade(flaw, &bin, k * 7_919))
+            .collect();
+        let hits: Vec<_> = runs.iter().filter(|d| d.detected).collect();
+        let cases = median(hits.iter().map(|d| d.cases).collect());
+        let ms = median(hits.iter().map(|d| d.elapsed.as_millis() as u64).collect());
+        let shrunk = median(hits.iter().map(|d| d.shrunk_len as u64).collect());
+        missed += u64::from(hits.len() as u64 != seeds);
+        let atomic = (0..seeds)
+            .filter(|k| {
+                let opts = CheckOptions {
+                    cases: SEQUENTIAL_BUDGET,
+                    seed: k * 7_919,
+                    target: Target::Flawed(authcheck::driver::StoreKind::Sqlite, flaw),
+                    ..CheckOptions::default()
+                };
+                check(&opts, |_| {}).failure.is_some()
+            })
+            .count();
+        let show = |v: Option<u64>| v.map_or_else(|| "—".to_owned(), |v| v.to_string());
+        println!(
+            "{:<25} {:>9} {:>7} {:>7} {:>6} | {:>15}",
+            flaw.id(),
+            format!("{}/{seeds}", hits.len()),
+            show(cases),
+            show(ms),
+            show(shrunk),
+            format!("{atomic}/{seeds} found")
+        );
+        rows.push(serde_json::json!({
+            "id": flaw.id(), "detected": hits.len(), "seeds": seeds, "median_cases": cases,
+            "median_ms": ms, "shrunk_len": shrunk, "atomic_deploy_detected": atomic,
+        }));
+    }
+    if args.json {
+        println!("{}", serde_json::json!({ "upgrade_flaws": rows }));
+    }
+    Ok(super::verdict(missed > 0))
+}
+
 #[cfg(feature = "flaws")]
 pub fn run(args: FlawsArgs) -> CliResult {
     use authcheck::catalogue::{detect, median, minimal_len};
+    if args.upgrade {
+        return run_upgrade(&args);
+    }
     let (seeds, json, with_peer) = (args.seeds, args.json, !args.no_peer);
     println!(
         "flaw catalogue: {seeds} campaign seeds per flaw (budget: {} cases, {} concurrent)",

@@ -176,7 +176,12 @@ pub fn finding_section(finding: &Finding, profile: &Profile) -> Section {
                         std::cmp::Ordering::Less => Some(expected.to_string()),
                         std::cmp::Ordering::Equal => Some(f.failure.actual.to_string()),
                         std::cmp::Ordering::Greater => None,
-                    },
+                    }
+                    // Which build answered (an upgrade's mixed window).
+                    .map(|answer| match f.served_by.get(i) {
+                        Some(Some(note)) => format!("{answer} ({note})"),
+                        _ => answer,
+                    }),
                 })
                 .collect();
             Section {
