@@ -115,7 +115,7 @@ pub fn run_with(
             state.limit_marks(op)
         });
         let mut expected = state.apply(op);
-        let other_expected: Vec<Outcome> = others.iter_mut().map(|s| s.apply(op)).collect();
+        let mut other_expected: Vec<Outcome> = others.iter_mut().map(|s| s.apply(op)).collect();
         if let (Some(c), Some(marks)) = (coverage.as_deref_mut(), marks) {
             c.record(op.kind(), expected.kind());
             for limit in state.limits_reached(&marks) {
@@ -161,18 +161,9 @@ pub fn run_with(
             (Ok(actual), _) => {
                 // Keep the explanations that predicted this answer; the first is reported.
                 let shown = seen.project(&actual);
-                let mut matching = std::iter::once((std::mem::take(&mut state), expected.clone()))
-                    .chain(others.drain(..).zip(other_expected))
-                    .filter(|(_, e)| seen.project(e) == shown);
-                match matching.next() {
-                    Some((s, e)) => {
-                        let rest: Vec<State> = matching.map(|(s, _)| s).collect();
-                        state = s;
-                        expected = e;
-                        others = dedup(rest, &state);
-                        Some(actual)
-                    }
-                    None => {
+                let explains = |e: &Outcome| seen.project(e) == shown;
+                if !explains(&expected) {
+                    let Some(k) = other_expected.iter().position(explains) else {
                         out.failure = Some(Failure {
                             step: i,
                             op: op.clone(),
@@ -186,8 +177,20 @@ pub fn run_with(
                             served_by: driver.served_by(),
                         });
                         return out;
-                    }
+                    };
+                    std::mem::swap(&mut state, &mut others[k]);
+                    std::mem::swap(&mut expected, &mut other_expected[k]);
                 }
+                if !others.is_empty() {
+                    let kept: Vec<State> = others
+                        .drain(..)
+                        .zip(other_expected)
+                        .filter(|(_, e)| explains(e))
+                        .map(|(s, _)| s)
+                        .collect();
+                    others = dedup(kept, &state);
+                }
+                Some(actual)
             }
             (Err(e), _) => {
                 out.failure = Some(Failure {
