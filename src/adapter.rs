@@ -261,7 +261,9 @@ impl Capabilities {
         if !self.clock {
             out.push("tick (no manual clock)");
         }
-        if !self.lifecycle {
+        if !self.lifecycle && self.rollout {
+            out.push("deploy, restart (an upgrade deploys by rollout steps, restarts by crashes)");
+        } else if !self.lifecycle {
             out.push("deploy, restart (not our process)");
         }
         if !self.mfa {

@@ -111,8 +111,12 @@ pub fn heading(opts: &CheckOptions) -> String {
     } else {
         format!(", shard {}", opts.shard)
     };
+    let concurrency = opts.target.capabilities().concurrency;
     let mix = match opts.mix {
         Mix::Sequential => "sequential".to_owned(),
+        Mix::Mixed if !concurrency => {
+            "sequential (the target takes no concurrent cases)".to_owned()
+        }
         Mix::Concurrent => format!("concurrent ({})", mode_name(opts)),
         Mix::Mixed => format!(
             "sequential, every {}th concurrent ({})",
