@@ -165,3 +165,26 @@ refresh refresh#0.0
         Some("answered by the old build")
     );
 }
+
+/// Each upgrade flaw's minimal trace (`regressions/upgrade/flaw-ID.trace`, as `authcheck
+/// upgrade` shrank it, with the seed that routes it): the correct update passes it, the flawed
+/// one fails it at the step its header names.
+#[test]
+fn each_upgrade_flaw_fails_its_minimal_trace_and_the_correct_update_passes_it() {
+    let bin = flaws_server_bin();
+    for flaw in Flaw::UPGRADE {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("regressions/upgrade/flaw-{}.trace", flaw.id()));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let trace = Trace::parse(&text).unwrap();
+        let seed: u64 = trace.header_value("token-seed").unwrap().parse().unwrap();
+        let step: usize = trace
+            .header_value("reproduces")
+            .and_then(|r| r.strip_prefix("step ")?.split(' ').next()?.parse().ok())
+            .unwrap();
+        let correct = run(correct_update(), seed, &text);
+        assert!(correct.failure.is_none(), "{flaw}: {:?}", correct.failure);
+        let flawed = run(upgrade_target(flaw, &bin), seed, &text);
+        assert_eq!(flawed.failure.map(|f| f.step + 1), Some(step), "{flaw}");
+    }
+}
