@@ -7,7 +7,8 @@
 //!   left out of generation.
 //!
 //! Requests and the reading of responses — with the API's status table, so a wrong status is
-//! a finding of its own — are in [`wire`].
+//! a finding of its own — are in [`wire`]. [`upgrade`] runs two builds of a managed server over
+//! one store (mixed windows, rollbacks, crashes); [`builds`] turns `--from`/`--to` into them.
 
 pub mod builds;
 pub mod otp_mock;
