@@ -347,11 +347,18 @@ impl Instance for UpgradeInstance {
                 self.now = self.now.saturating_add(*seconds);
                 for build in [Build::Old, Build::New] {
                     if self.server(build).running() {
-                        self.post_hook(
+                        let status = self.post_hook(
                             build,
                             "/__test/clock",
                             json!({ "advance_seconds": seconds }),
                         )?;
+                        // Both builds must keep one time, or the check would test the clocks.
+                        if status != 200 {
+                            return Err(AdapterError::Unavailable(format!(
+                                "the {} build's clock hook answered {status}",
+                                label(build)
+                            )));
+                        }
                     }
                 }
                 Ok(())
