@@ -414,8 +414,11 @@ pub async fn admin(
 /// This document: the OpenAPI 3.1 description of the API.
 #[utoipa::path(get, path = "/openapi.json", tag = "meta",
     responses((status = 200, description = "the OpenAPI document", content_type = "application/json", body = Object)))]
-pub async fn openapi_document(State(app): State<AppState>) -> Json<serde_json::Value> {
-    Json(app.openapi.as_ref().clone())
+pub async fn openapi_document(State(app): State<AppState>) -> impl IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        app.openapi,
+    )
 }
 
 fn check_label(value: &str, field: &'static str) -> Result<(), ApiError> {

@@ -36,8 +36,8 @@ struct AppState {
     service: Arc<Service>,
     /// SHA-256 of the admin token; `None` disables the admin endpoints (always 401).
     admin_token_digest: Option<[u8; 32]>,
-    /// What `GET /openapi.json` answers.
-    openapi: Arc<serde_json::Value>,
+    /// What `GET /openapi.json` answers, serialised once (a clone shares the bytes).
+    openapi: axum::body::Bytes,
 }
 
 /// Every route of the public API, each with its OpenAPI operation: the one list both the router
@@ -73,13 +73,13 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
 /// The public API router.
 pub fn router(service: Arc<Service>, admin_token: Option<&str>) -> Router {
     let (router, document) = routes_and_document();
-    let openapi = serde_json::to_value(document).expect("the document serialises");
+    let openapi = serde_json::to_vec(&document).expect("the document serialises");
     let state = AppState {
         service,
         admin_token_digest: admin_token
             .filter(|t| !t.is_empty())
             .map(|t| Sha256::digest(t.as_bytes()).into()),
-        openapi: Arc::new(openapi),
+        openapi: openapi.into(),
     };
     router
         .fallback(not_found)
