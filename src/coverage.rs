@@ -19,6 +19,10 @@ pub struct Coverage {
     /// What can be reached at all: the profile's choices and the target's capabilities
     /// (`None`: everything the protocol table (PROTOCOL.md §4) lists).
     scope: Option<(Choices, Capabilities)>,
+    /// The protocol-table pairs in scope, as a run's JSON reported them (reached or missing):
+    /// the scope of coverage read back by `authcheck merge`, whose runs' choices and
+    /// capabilities are not in the JSON.
+    reported_scope: Option<Vec<(OpKind, OutcomeKind)>>,
     /// Deadlines that never come: the target runs fixed numbers whose window is 'never'.
     never: Vec<DeadlineKind>,
     counts: BTreeMap<(OpKind, OutcomeKind), u64>,
@@ -76,6 +80,9 @@ impl Coverage {
             ]),
             _ => true,
         };
+        if let Some(pairs) = &self.reported_scope {
+            return table.into_iter().filter(|p| pairs.contains(p)).collect();
+        }
         match &self.scope {
             None => table,
             Some((choices, caps)) => table
@@ -133,8 +140,9 @@ impl Coverage {
     }
 
     pub fn merge(&mut self, other: &Coverage) {
-        if self.scope.is_none() {
+        if self.scope.is_none() && self.reported_scope.is_none() {
             self.scope = other.scope;
+            self.reported_scope = other.reported_scope.clone();
             self.never = other.never.clone();
         }
         for (k, v) in &other.counts {
@@ -329,8 +337,8 @@ impl Coverage {
             }
         };
         let op_kinds = all_op_kinds();
-        for (label, n) in counts("pairs")? {
-            let key = design_table()
+        let pair = |label: &str| {
+            design_table()
                 .into_iter()
                 .chain(
                     op_kinds
@@ -338,8 +346,27 @@ impl Coverage {
                         .flat_map(|op| OutcomeKind::all().into_iter().map(|o| (*op, o))),
                 )
                 .find(|(op, o)| Coverage::label(*op, *o) == label)
-                .ok_or_else(|| format!("coverage.pairs: unknown pair {label:?}"))?;
+        };
+        let table = design_table();
+        let mut in_scope = Vec::new();
+        for (label, n) in counts("pairs")? {
+            let key =
+                pair(&label).ok_or_else(|| format!("coverage.pairs: unknown pair {label:?}"))?;
             *c.counts.entry(key).or_default() += n;
+            if table.contains(&key) {
+                in_scope.push(key);
+            }
+        }
+        // The scope the run had: what it reached and what it reported missing.
+        if let Some(missing) = v.get("missing").and_then(|m| m.as_array()) {
+            for label in missing {
+                let label = label.as_str().unwrap_or_default();
+                in_scope.push(
+                    pair(label)
+                        .ok_or_else(|| format!("coverage.missing: unknown pair {label:?}"))?,
+                );
+            }
+            c.reported_scope = Some(in_scope);
         }
         for (label, n) in counts("deadlines")? {
             let key = DeadlineKind::ALL
