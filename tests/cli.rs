@@ -124,3 +124,34 @@ fn promote_writes_the_next_numbered_regression_with_its_origin() {
     assert!(!trace.ops().is_empty());
     assert!(trace.steps().all(|(_, expected)| expected.is_some()));
 }
+
+#[test]
+fn upgrade_refuses_a_missing_side_or_a_build_that_is_not_there() {
+    let (code, _, stderr) = authcheck(&["upgrade", "--cases", "1"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("upgrade needs --from OLD and --to NEW"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = authcheck(&[
+        "upgrade",
+        "--from",
+        "/nonexistent/auth-server",
+        "--to",
+        "/nonexistent/auth-server",
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("/nonexistent/auth-server: no such file"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = authcheck(&[
+        "upgrade",
+        "--from",
+        "rev:no-such-revision",
+        "--to",
+        "rev:HEAD",
+    ]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("no-such-revision"), "{stderr}");
+}

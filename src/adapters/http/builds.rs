@@ -25,10 +25,29 @@ pub fn resolve(spec: &str) -> Result<ServerCommand, String> {
             })
         }
         None => Ok(ServerCommand {
-            program: PathBuf::from(first),
+            program: program(first)?,
             args,
         }),
     }
+}
+
+/// A program named on the command line: a path to a file, or a name found on `PATH` (checked
+/// here, so a typo is a usage error rather than a failing first case).
+fn program(name: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(name);
+    if name.contains(std::path::MAIN_SEPARATOR) {
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(format!("{name}: no such file"))
+        };
+    }
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+        .ok_or_else(|| format!("{name}: not found on PATH"))
 }
 
 fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
