@@ -48,12 +48,12 @@ pub trait Adapter: Send + Sync {
 
 /// A running service (and whatever the harness controls around it: clock, OTP provider).
 pub trait Instance: Send {
-    /// Runs one protocol operation (never `Tick`, `Deploy`, `Restart` or `UpstreamFault`).
+    /// Runs one protocol operation (never one of the [`Control`]s).
     fn call(&mut self, request: &Request) -> Answer;
 
-    /// `Tick` (advance the service's clock), `Deploy`, `Restart` (over the same store) and
-    /// `UpstreamFault` (how the OTP provider behaves from now on). Only those the adapter's
-    /// capabilities claim are ever asked for.
+    /// `Tick` (advance the service's clock), `Deploy`, `Restart` (over the same store),
+    /// `UpstreamFault` (how the OTP provider behaves from now on), and an upgrade's rollout
+    /// steps and crashes. Only those the adapter's capabilities claim are ever asked for.
     fn control(&mut self, op: &Control) -> Result<(), AdapterError>;
 
     /// A note on the last call or control for reports (`answered by the new build` in an
