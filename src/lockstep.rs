@@ -107,8 +107,8 @@ pub fn run_with(
     let mut out = Run::default();
     for (i, op) in ops.iter().enumerate() {
         let before = invariants::Snapshot::of(&state);
-        let pending = crash_armed && Control::of(op).is_none();
-        let before_crash = pending.then(|| (state.clone(), others.clone()));
+        let request = Control::of(op).is_none();
+        let before_crash = (crash_armed && request).then(|| (state.clone(), others.clone()));
         // Coverage looks at the state before and after (only when a campaign asks for it).
         let marks = coverage.as_deref_mut().map(|c| {
             c.record_deadlines(&state, op);
@@ -123,26 +123,15 @@ pub fn run_with(
             }
         }
         if let Err(m) = invariants::check(&before, op, &expected, &state) {
-            out.failure = Some(Failure {
-                step: i,
-                op: op.clone(),
-                expected: expected.clone(),
-                actual: Actual::Invariant(m),
-            });
-            out.steps.push(StepRecord {
-                op: op.clone(),
-                expected,
-                actual: None,
-                served_by: None,
-            });
-            return out;
+            return finish(out, i, op, expected, None, Actual::Invariant(m), None);
         }
         let answer = driver.apply(op);
         if *op == Op::Crash {
             crash_armed = true;
-        } else if Control::of(op).is_none() {
+        } else if request {
             crash_armed = false;
         }
+        // The service's answer as an outcome (`None`: lost in a crash).
         let actual = match (answer, before_crash) {
             (Err(DriverError::Lost(_)), Some((state_before, others_before))) => {
                 // Either the request never took effect, or it did and its answer was lost:
@@ -163,23 +152,17 @@ pub fn run_with(
                 let shown = seen.project(&actual);
                 let explains = |e: &Outcome| seen.project(e) == shown;
                 if !explains(&expected) {
-                    let Some(k) = other_expected.iter().position(explains) else {
-                        out.failure = Some(Failure {
-                            step: i,
-                            op: op.clone(),
-                            expected: expected.clone(),
-                            actual: Actual::Outcome(actual.clone()),
-                        });
-                        out.steps.push(StepRecord {
-                            op: op.clone(),
-                            expected,
-                            actual: Some(actual),
-                            served_by: driver.served_by(),
-                        });
-                        return out;
-                    };
-                    std::mem::swap(&mut state, &mut others[k]);
-                    std::mem::swap(&mut expected, &mut other_expected[k]);
+                    match other_expected.iter().position(explains) {
+                        Some(k) => {
+                            std::mem::swap(&mut state, &mut others[k]);
+                            std::mem::swap(&mut expected, &mut other_expected[k]);
+                        }
+                        None => {
+                            let failed = Actual::Outcome(actual.clone());
+                            let by = driver.served_by();
+                            return finish(out, i, op, expected, Some(actual), failed, by);
+                        }
+                    }
                 }
                 if !others.is_empty() {
                     let kept: Vec<State> = others
@@ -193,19 +176,8 @@ pub fn run_with(
                 Some(actual)
             }
             (Err(e), _) => {
-                out.failure = Some(Failure {
-                    step: i,
-                    op: op.clone(),
-                    expected: expected.clone(),
-                    actual: Actual::Error(e),
-                });
-                out.steps.push(StepRecord {
-                    op: op.clone(),
-                    expected,
-                    actual: None,
-                    served_by: driver.served_by(),
-                });
-                return out;
+                let by = driver.served_by();
+                return finish(out, i, op, expected, None, Actual::Error(e), by);
             }
         };
         out.steps.push(StepRecord {
@@ -215,6 +187,31 @@ pub fn run_with(
             served_by: driver.served_by(),
         });
     }
+    out
+}
+
+/// The run so far, ending with the failing step `i`.
+fn finish(
+    mut out: Run,
+    i: usize,
+    op: &Op,
+    expected: Outcome,
+    actual: Option<Outcome>,
+    failed: Actual,
+    served_by: Option<String>,
+) -> Run {
+    out.failure = Some(Failure {
+        step: i,
+        op: op.clone(),
+        expected: expected.clone(),
+        actual: failed,
+    });
+    out.steps.push(StepRecord {
+        op: op.clone(),
+        expected,
+        actual,
+        served_by,
+    });
     out
 }
 
