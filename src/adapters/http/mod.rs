@@ -105,24 +105,14 @@ pub struct HttpInstance {
 
 impl HttpInstance {
     pub fn new(target: &HttpTarget, profile: &Profile, seed: u64) -> Result<Self, AdapterError> {
-        let unavailable = |e: String| AdapterError::Unavailable(e);
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .map_err(|e| unavailable(format!("cannot build a runtime: {e}")))?;
         let agent = match target {
             HttpTarget::External {
                 user_agent: Some(agent),
                 ..
-            } => agent.clone(),
-            _ => format!("authcheck/{}", env!("CARGO_PKG_VERSION")),
+            } => Some(agent.as_str()),
+            _ => None,
         };
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(10))
-            .user_agent(agent)
-            .build()
-            .map_err(|e| unavailable(e.to_string()))?;
+        let (rt, http) = runtime_and_client(agent)?;
         let (base, admin_token, otp, otp_server, server) = match target {
             HttpTarget::External {
                 base, admin_token, ..
@@ -134,12 +124,7 @@ impl HttpInstance {
                 None,
             ),
             HttpTarget::Managed { server_bin } => {
-                let otp = OtpMock::default();
-                let otp_server = rt.block_on(async {
-                    let server = wiremock::MockServer::start().await;
-                    otp.mount(&server).await;
-                    server
-                });
+                let (otp, otp_server) = otp_provider(&rt);
                 let mut server = Server::new(
                     server_bin,
                     profile.params,
@@ -232,6 +217,40 @@ impl HttpInstance {
         *self.client.base.lock().unwrap_or_else(|p| p.into_inner()) = server.base.clone();
         Ok(())
     }
+}
+
+/// The runtime a client's requests run on, and the client (`User-Agent: agent`, by default
+/// `authcheck/VERSION`).
+fn runtime_and_client(
+    agent: Option<&str>,
+) -> Result<(tokio::runtime::Runtime, reqwest::Client), AdapterError> {
+    let unavailable = AdapterError::Unavailable;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| unavailable(format!("cannot build a runtime: {e}")))?;
+    let agent = agent.map_or_else(
+        || format!("authcheck/{}", env!("CARGO_PKG_VERSION")),
+        str::to_owned,
+    );
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .user_agent(agent)
+        .build()
+        .map_err(|e| unavailable(e.to_string()))?;
+    Ok((rt, http))
+}
+
+/// The OTP provider our servers talk to: wiremock on `rt`, and the handle that reads its codes.
+fn otp_provider(rt: &tokio::runtime::Runtime) -> (OtpMock, wiremock::MockServer) {
+    let otp = OtpMock::default();
+    let server = rt.block_on(async {
+        let server = wiremock::MockServer::start().await;
+        otp.mount(&server).await;
+        server
+    });
+    (otp, server)
 }
 
 impl Client {

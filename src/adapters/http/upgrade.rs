@@ -14,9 +14,8 @@
 //! The model does not know any of this: every build must answer as the specification says at
 //! every step. Each answer is labelled with the build that gave it.
 
-use super::otp_mock::OtpMock;
 use super::server::{Server, ServerCommand, ADMIN_TOKEN};
-use super::Client;
+use super::{otp_provider, runtime_and_client, Client};
 use crate::adapter::{Adapter, AdapterError, Answer, Capabilities, Control, Instance, Request};
 use crate::model::{Profile, RolloutStep};
 use serde_json::json;
@@ -106,23 +105,8 @@ pub struct UpgradeInstance {
 
 impl UpgradeInstance {
     fn new(target: &UpgradeTarget, profile: &Profile, seed: u64) -> Result<Self, AdapterError> {
-        let unavailable = |e: String| AdapterError::Unavailable(e);
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .map_err(|e| unavailable(format!("cannot build a runtime: {e}")))?;
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .user_agent(format!("authcheck/{}", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| unavailable(e.to_string()))?;
-        let otp = OtpMock::default();
-        let otp_server = rt.block_on(async {
-            let server = wiremock::MockServer::start().await;
-            otp.mount(&server).await;
-            server
-        });
+        let (rt, http) = runtime_and_client(None)?;
+        let (otp, otp_server) = otp_provider(&rt);
         // A crash here is a process's, not a machine's: the page cache survives it, so the
         // store may live in memory-backed /dev/shm where there is one (fsyncs cost nothing).
         let shm = std::path::Path::new("/dev/shm");
@@ -133,7 +117,7 @@ impl UpgradeInstance {
         } else {
             tempfile::tempdir()
         }
-        .map_err(|e| unavailable(e.to_string()))?;
+        .map_err(|e| AdapterError::Unavailable(e.to_string()))?;
         let db = dir.path().join("auth.db");
         // Distinct token seeds: two instances at once must never draw the same tokens.
         let server = |command, name, n: u64| {
