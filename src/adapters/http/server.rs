@@ -10,6 +10,7 @@ use crate::model::{Params, Version};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 pub const ADMIN_TOKEN: &str = "authcheck-admin";
 
@@ -188,21 +189,15 @@ impl Server {
 
     /// Whether the process has died on its own (its crash point fired, say), waiting up to
     /// `patience` for it to finish dying.
-    pub fn died(&mut self, patience: std::time::Duration) -> bool {
+    pub fn died(&mut self, patience: Duration) -> bool {
         let Some(child) = self.child.as_mut() else {
             return true;
         };
-        let until = std::time::Instant::now() + patience;
-        loop {
-            if let Ok(Some(_)) = child.try_wait() {
-                self.child = None;
-                return true;
-            }
-            if std::time::Instant::now() >= until {
-                return false;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(5));
+        let died = exited_within(child, patience);
+        if died {
+            self.child = None;
         }
+        died
     }
 
     /// Runs the build once with `args` over the same database (not serving), e.g.
@@ -247,14 +242,24 @@ fn terminate(child: &mut Child) {
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
-    for _ in 0..200 {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
+    if !exited_within(child, Duration::from_secs(2)) {
+        let _ = child.kill();
+        let _ = child.wait();
     }
-    let _ = child.kill();
-    let _ = child.wait();
+}
+
+/// Whether `child` exits (and is reaped) within `patience`.
+fn exited_within(child: &mut Child, patience: Duration) -> bool {
+    let until = Instant::now() + patience;
+    loop {
+        if let Ok(Some(_)) = child.try_wait() {
+            return true;
+        }
+        if Instant::now() >= until {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// Finds the `auth-server` binary: `$AUTH_SERVER_BIN`, next to this executable (or one level
