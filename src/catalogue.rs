@@ -81,12 +81,17 @@ pub fn detect(flaw: Flaw, seed: u64) -> Detection {
             shrunk_len: run.failure.map_or(0, |f| f.case.len()),
         };
     }
-    let opts = CheckOptions {
+    detection(CheckOptions {
         cases: SEQUENTIAL_BUDGET,
         seed,
         target: Target::Flawed(StoreKind::Memory, flaw),
         ..CheckOptions::default()
-    };
+    })
+}
+
+/// The sequential campaign of `opts`, as a detection.
+fn detection(opts: CheckOptions) -> Detection {
+    let start = Instant::now();
     let summary = campaign::check(&opts, |_| {});
     Detection {
         detected: summary.failure.is_some(),
@@ -94,6 +99,18 @@ pub fn detect(flaw: Flaw, seed: u64) -> Detection {
         elapsed: start.elapsed(),
         shrunk_len: summary.failure.map_or(0, |f| f.shrunk_len()),
     }
+}
+
+/// The campaign that checked deploys before `authcheck upgrade`, against `flaw`: one build
+/// over its own SQLite store (so a flaw in the schema is there too), atomic deploys and
+/// restarts, [`SEQUENTIAL_BUDGET`] cases.
+pub fn detect_atomic(flaw: Flaw, seed: u64) -> Detection {
+    detection(CheckOptions {
+        cases: SEQUENTIAL_BUDGET,
+        seed,
+        target: Target::Flawed(StoreKind::Sqlite, flaw),
+        ..CheckOptions::default()
+    })
 }
 
 /// Cases `authcheck upgrade` may spend on one upgrade-only flaw before it counts as missed.
@@ -132,20 +149,12 @@ pub fn upgrade_target(flaw: Flaw, server_bin: &std::path::Path) -> UpgradeTarget
 
 /// An `authcheck upgrade` campaign from `seed` over the update that shows `flaw`.
 pub fn detect_upgrade(flaw: Flaw, server_bin: &std::path::Path, seed: u64) -> Detection {
-    let start = Instant::now();
-    let opts = CheckOptions {
+    detection(CheckOptions {
         cases: UPGRADE_BUDGET,
         seed,
         target: Target::Custom(std::sync::Arc::new(upgrade_target(flaw, server_bin))),
         ..CheckOptions::default()
-    };
-    let summary = campaign::check(&opts, |_| {});
-    Detection {
-        detected: summary.failure.is_some(),
-        cases: summary.cases,
-        elapsed: start.elapsed(),
-        shrunk_len: summary.failure.map_or(0, |f| f.shrunk_len()),
-    }
+    })
 }
 
 /// The median of some numbers (the lower middle for an even count).

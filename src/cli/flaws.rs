@@ -36,8 +36,9 @@ pub fn run(_: FlawsArgs) -> CliResult {
 /// `flaws --upgrade`: the upgrade-only flaws, each where it shows and where it does not.
 #[cfg(feature = "flaws")]
 fn run_upgrade(args: &FlawsArgs) -> CliResult {
-    use authcheck::campaign::{check, CheckOptions, Target};
-    use authcheck::catalogue::{detect_upgrade, median, SEQUENTIAL_BUDGET, UPGRADE_BUDGET};
+    use authcheck::catalogue::{
+        detect_atomic, detect_upgrade, median, SEQUENTIAL_BUDGET, UPGRADE_BUDGET,
+    };
     let bin = match &args.server_bin {
         Some(p) => p.clone(),
         None => authcheck::driver::find_server_bin().map_err(super::CliError::Usage)?,
@@ -63,15 +64,7 @@ fn run_upgrade(args: &FlawsArgs) -> CliResult {
         let shrunk = median(hits.iter().map(|d| d.shrunk_len as u64).collect());
         missed += u64::from(hits.len() as u64 != seeds);
         let atomic = (0..seeds)
-            .filter(|k| {
-                let opts = CheckOptions {
-                    cases: SEQUENTIAL_BUDGET,
-                    seed: k * 7_919,
-                    target: Target::Flawed(authcheck::driver::StoreKind::Sqlite, flaw),
-                    ..CheckOptions::default()
-                };
-                check(&opts, |_| {}).failure.is_some()
-            })
+            .filter(|k| detect_atomic(flaw, k * 7_919).detected)
             .count();
         let show = |v: Option<u64>| v.map_or_else(|| "—".to_owned(), |v| v.to_string());
         println!(
