@@ -268,11 +268,10 @@ async fn run(args: Args) -> Result<(), String> {
 /// The SQLite store `--db` names, laid out as this build (and its flaw, if any) keeps it.
 fn open_sqlite(args: &Args) -> Result<SqliteStore, String> {
     #[cfg(feature = "flaws")]
-    if let Some(flaw) = args.flaw {
-        return SqliteStore::open_flawed(&args.db, flaw)
-            .map_err(|e| format!("cannot open {}: {e}", args.db));
-    }
-    SqliteStore::open(&args.db).map_err(|e| format!("cannot open {}: {e}", args.db))
+    let opened = SqliteStore::open_flawed(&args.db, args.flaw);
+    #[cfg(not(feature = "flaws"))]
+    let opened = SqliteStore::open(&args.db);
+    opened.map_err(|e| format!("cannot open {}: {e}", args.db))
 }
 
 async fn stopped(mut rx: tokio::sync::watch::Receiver<bool>) {

@@ -38,12 +38,15 @@ impl SqliteStore {
         Self::open_with(path, LAYOUT)
     }
 
-    /// [`SqliteStore::open`] for a build with `flaw` switched on (only `refresh-table-moved`
-    /// changes the schema).
+    /// [`SqliteStore::open`] for a build with `flaw` switched on, if any (only
+    /// `refresh-table-moved` changes the schema).
     #[cfg(feature = "flaws")]
-    pub fn open_flawed(path: impl AsRef<Path>, flaw: crate::flaws::Flaw) -> StoreResult<Self> {
+    pub fn open_flawed(
+        path: impl AsRef<Path>,
+        flaw: Option<crate::flaws::Flaw>,
+    ) -> StoreResult<Self> {
         let layout = match flaw {
-            crate::flaws::Flaw::RefreshTableMoved => Layout {
+            Some(crate::flaws::Flaw::RefreshTableMoved) => Layout {
                 migrations: migrations::MIGRATIONS_REFRESH_TABLE_MOVED,
                 refresh_table: "refresh_tokens_v2",
             },

@@ -82,10 +82,7 @@ pub(super) fn open_store(
             };
             // A flaw may lay the schema out its own way (`refresh-table-moved`).
             #[cfg(feature = "flaws")]
-            let store = match flaw {
-                Some(flaw) => SqliteStore::open_flawed(&path, flaw),
-                None => SqliteStore::open(&path),
-            };
+            let store = SqliteStore::open_flawed(&path, flaw);
             #[cfg(not(feature = "flaws"))]
             let store = match flaw {
                 Some(never) => match never {},
