@@ -128,23 +128,12 @@ pub fn upgrade_target(flaw: Flaw, server_bin: &std::path::Path) -> UpgradeTarget
         args: vec!["--flaw".into(), flaw.id().into()],
         ..correct.clone()
     };
-    let words = |c: &ServerCommand| {
-        std::iter::once(c.program.display().to_string())
-            .chain(c.args.iter().cloned())
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
     let from = if flaw.needs_crash() {
         flawed.clone()
     } else {
         correct
     };
-    UpgradeTarget {
-        from_words: words(&from),
-        to_words: words(&flawed),
-        from,
-        to: flawed,
-    }
+    UpgradeTarget::between(from, flawed)
 }
 
 /// An `authcheck upgrade` campaign from `seed` over the update that shows `flaw`.

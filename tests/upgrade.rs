@@ -19,17 +19,11 @@ use flaws_server::flaws_server_bin;
 use std::sync::Arc;
 
 fn correct_update() -> UpgradeTarget {
-    let bin = flaws_server_bin();
     let side = ServerCommand {
-        program: bin.clone(),
+        program: flaws_server_bin(),
         args: Vec::new(),
     };
-    UpgradeTarget {
-        from: side.clone(),
-        to: side,
-        from_words: bin.display().to_string(),
-        to_words: bin.display().to_string(),
-    }
+    UpgradeTarget::between(side.clone(), side)
 }
 
 #[test]

@@ -34,6 +34,24 @@ pub struct UpgradeTarget {
     pub to_words: String,
 }
 
+impl UpgradeTarget {
+    /// An update between two commands, named on a command line by their own words.
+    pub fn between(from: ServerCommand, to: ServerCommand) -> Self {
+        let words = |c: &ServerCommand| {
+            std::iter::once(c.program.display().to_string())
+                .chain(c.args.iter().cloned())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        UpgradeTarget {
+            from_words: words(&from),
+            to_words: words(&to),
+            from,
+            to,
+        }
+    }
+}
+
 impl Adapter for UpgradeTarget {
     fn describe(&self) -> String {
         format!(
