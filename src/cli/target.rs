@@ -16,8 +16,9 @@ pub struct TargetArgs {
     #[arg(long, default_value = "in-process")]
     pub target: String,
     /// With `--target upgrade`: the build updated from, as a server command line
-    /// (`target/debug/auth-server`) or a git revision of this repository (`rev:v0.1.0`), with
-    /// its own arguments after it (`rev:HEAD --flaw session-cache`, in a `flaws` build).
+    /// (`target/debug/auth-server`) or a git revision of this repository (`rev:v1.2.0`,
+    /// `rev:HEAD~3`), with its own arguments after it (`rev:HEAD --flaw session-cache`, built
+    /// with the `flaws` feature).
     #[arg(long, value_name = "OLD")]
     pub from: Option<String>,
     /// With `--target upgrade`: the build updated to (as `--from`).
