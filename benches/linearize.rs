@@ -44,12 +44,12 @@ fn case(n: usize) -> (Vec<Op>, Vec<Vec<Op>>) {
     let mut prefix = Vec::new();
     for u in 0..users {
         prefix.push(Op::Register {
-            user: format!("user{u}"),
+            user: format!("user{u}").into(),
             password: PASSWORD.into(),
             mfa: false,
         });
         prefix.push(Op::Login {
-            user: format!("user{u}"),
+            user: format!("user{u}").into(),
             password: PASSWORD.into(),
             device: 0,
         });
@@ -61,7 +61,7 @@ fn case(n: usize) -> (Vec<Op>, Vec<Vec<Op>>) {
                     let user = format!("user{}", (j / 3 + b) % users);
                     match j % 3 {
                         0 => Op::Login {
-                            user,
+                            user: user.into(),
                             password: PASSWORD.into(),
                             device: b as u8,
                         },

@@ -2,14 +2,18 @@
 //!
 //! `lockstep/*` runs generated traces with the model beside the service; `service_alone/*` runs
 //! the very same ops against the service with no model (the driver's abstraction included, since
-//! any harness needs it). The difference is what checking costs (goal: at most 10% of the total).
+//! any harness needs it); `check_alone/*` runs the lockstep loop against the service's recorded
+//! answers, so it times the model, the comparison and the run record on their own. Checking's
+//! share is `check_alone / lockstep` (goal: at most 5%); `lockstep - service_alone` estimates
+//! the same thing by subtraction, which is noisier.
 //!
 //! `cargo bench --bench lockstep` (add `-- --quick` for a fast pass).
 
 use authcheck::campaign::case_ops;
+use authcheck::driver::DriverError;
 use authcheck::driver::{in_process, Connection, Driver, InProcess, StoreKind};
 use authcheck::lockstep;
-use authcheck::model::{Op, Params};
+use authcheck::model::{Op, Outcome, Params};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use std::hint::black_box;
 
@@ -17,6 +21,24 @@ fn traces(cases: u64) -> Vec<(u64, Vec<Op>)> {
     (0..cases)
         .map(|seed| (seed, case_ops(seed, Params::default(), 60)))
         .collect()
+}
+
+/// Answers with what the service answered before: a driver that costs nothing.
+struct Recorded(std::vec::IntoIter<Outcome>);
+
+impl Driver for Recorded {
+    fn apply(&mut self, _: &Op) -> Result<Outcome, DriverError> {
+        Ok(self.0.next().expect("one answer per op"))
+    }
+}
+
+/// Each trace in lockstep against its own driver; every one must pass.
+fn lockstep_all(drivers: &mut [impl Driver], traces: &[(u64, Vec<Op>)], params: Params) {
+    for (driver, (_, ops)) in drivers.iter_mut().zip(traces) {
+        let run = lockstep::run(driver, params, ops, None);
+        assert!(run.failure.is_none());
+        black_box(run);
+    }
 }
 
 fn bench_store(c: &mut Criterion, store: StoreKind, name: &str, cases: u64) {
@@ -36,11 +58,7 @@ fn bench_store(c: &mut Criterion, store: StoreKind, name: &str, cases: u64) {
         b.iter_batched(
             || fresh(&traces),
             |mut drivers| {
-                for (driver, (_, ops)) in drivers.iter_mut().zip(&traces) {
-                    let run = lockstep::run(driver, params, ops, None);
-                    assert!(run.failure.is_none());
-                    black_box(run);
-                }
+                lockstep_all(&mut drivers, &traces, params);
                 drivers
             },
             BatchSize::PerIteration,
@@ -60,6 +78,26 @@ fn bench_store(c: &mut Criterion, store: StoreKind, name: &str, cases: u64) {
             BatchSize::PerIteration,
         )
     });
+    let answers: Vec<Vec<Outcome>> = fresh(&traces)
+        .iter_mut()
+        .zip(&traces)
+        .map(|(driver, (_, ops))| ops.iter().map(|op| driver.apply(op).unwrap()).collect())
+        .collect();
+    group.bench_function("check_alone", |b| {
+        b.iter_batched(
+            || -> Vec<Recorded> {
+                answers
+                    .iter()
+                    .map(|a| Recorded(a.clone().into_iter()))
+                    .collect()
+            },
+            |mut drivers| {
+                lockstep_all(&mut drivers, &traces, params);
+                drivers
+            },
+            BatchSize::PerIteration,
+        )
+    });
     group.finish();
 }
 
@@ -71,5 +109,25 @@ fn sqlite(c: &mut Criterion) {
     bench_store(c, StoreKind::Sqlite, "sqlite", 10);
 }
 
-criterion_group!(benches, memory, sqlite);
+/// One `lockstep` fuzz exec per committed corpus input, outside libFuzzer (no instrumentation):
+/// the entry point's own cost, in execs/s.
+fn fuzz_exec(c: &mut Criterion) {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/corpus/lockstep");
+    let inputs: Vec<Vec<u8>> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+        .collect();
+    let mut group = c.benchmark_group("fuzz");
+    group.throughput(Throughput::Elements(inputs.len() as u64));
+    group.bench_function("lockstep_exec", |b| {
+        b.iter(|| {
+            for input in &inputs {
+                authcheck::fuzzing::lockstep(black_box(input));
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, memory, sqlite, fuzz_exec);
 criterion_main!(benches);

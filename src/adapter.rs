@@ -346,6 +346,12 @@ impl Observability {
         o
     }
 
+    /// Whether `a` and `b` look the same through this API (without copying either when they
+    /// are simply equal, the lockstep's usual case).
+    pub fn agree(&self, a: &Outcome, b: &Outcome) -> bool {
+        a == b || self.project(a) == self.project(b)
+    }
+
     /// What this API cannot show, for the summary.
     pub fn hidden(&self) -> Vec<&'static str> {
         let mut out = Vec::new();

@@ -104,9 +104,13 @@ pub fn run_with(
     let mut others: Vec<State> = Vec::new();
     let mut crash_armed = false;
     let seen = driver.observability();
-    let mut out = Run::default();
+    let mut out = Run {
+        steps: Vec::with_capacity(ops.len()),
+        failure: None,
+    };
+    let mut before = invariants::Snapshot::default();
     for (i, op) in ops.iter().enumerate() {
-        let before = invariants::Snapshot::of(&state);
+        before.retake(&state);
         let request = Control::of(op).is_none();
         let before_crash = (crash_armed && request).then(|| (state.clone(), others.clone()));
         // Coverage looks at the state before and after (only when a campaign asks for it).
@@ -149,8 +153,7 @@ pub fn run_with(
             }
             (Ok(actual), _) => {
                 // Keep the explanations that predicted this answer; the first is reported.
-                let shown = seen.project(&actual);
-                let explains = |e: &Outcome| seen.project(e) == shown;
+                let explains = |e: &Outcome| seen.agree(e, &actual);
                 if !explains(&expected) {
                     match other_expected.iter().position(explains) {
                         Some(k) => {

@@ -45,15 +45,15 @@ impl ReferenceStateMachine for Reference {
         let mut options: Vec<BoxedStrategy<Op>> = vec![
             (name.clone(), password.clone(), any::<bool>())
                 .prop_map(|(user, password, mfa)| Op::Register {
-                    user,
-                    password,
+                    user: user.into(),
+                    password: password.into(),
                     mfa,
                 })
                 .boxed(),
             (name.clone(), password.clone(), 0..4u8)
                 .prop_map(|(user, password, device)| Op::Login {
-                    user,
-                    password,
+                    user: user.into(),
+                    password: password.into(),
                     device,
                 })
                 .boxed(),
@@ -73,9 +73,9 @@ impl ReferenceStateMachine for Reference {
             .boxed(),
             (name.clone(), 0..3u8)
                 .prop_map(|(user, which)| match which {
-                    0 => Op::AdminDisable { user },
-                    1 => Op::AdminEnable { user },
-                    _ => Op::AdminUnlock { user },
+                    0 => Op::AdminDisable { user: user.into() },
+                    1 => Op::AdminEnable { user: user.into() },
+                    _ => Op::AdminUnlock { user: user.into() },
                 })
                 .boxed(),
         ];
@@ -125,7 +125,10 @@ impl ReferenceStateMachine for Reference {
             );
             options.push(
                 (access.clone(), password.clone())
-                    .prop_map(|(token, password)| Op::Reauthenticate { token, password })
+                    .prop_map(|(token, password)| Op::Reauthenticate {
+                        token,
+                        password: password.into(),
+                    })
                     .boxed(),
             );
             options.push(
@@ -138,7 +141,11 @@ impl ReferenceStateMachine for Reference {
             );
             options.push(
                 (access, password.clone(), password)
-                    .prop_map(|(token, old, new)| Op::ChangePassword { token, old, new })
+                    .prop_map(|(token, old, new)| Op::ChangePassword {
+                        token,
+                        old: old.into(),
+                        new: new.into(),
+                    })
                     .boxed(),
             );
         }

@@ -12,9 +12,9 @@ use std::sync::OnceLock;
 /// (An ASCII suffix keeps PRECIS equivalence: spellings of one account stay one account;
 /// invalid names stay as they are, so they stay invalid.)
 pub fn isolate_names(ops: &[Op], suffix: &str) -> Vec<Op> {
-    let rename = |user: &mut String| {
+    let rename = |user: &mut crate::model::Text| {
         if crate::model::accounts::canonical(user).is_some() {
-            user.push_str(suffix);
+            *user = format!("{user}{suffix}").into();
         }
     };
     ops.iter()
@@ -86,9 +86,7 @@ mod tests {
 
     #[test]
     fn invalid_names_stay_invalid() {
-        let ops = vec![Op::AdminUnlock {
-            user: String::new(),
-        }];
+        let ops = vec![Op::AdminUnlock { user: "".into() }];
         assert_eq!(isolate_names(&ops, "-x-1"), ops);
     }
 }

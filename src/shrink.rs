@@ -407,7 +407,7 @@ fn tick_candidates(_: &Profile, ops: &[Op], i: usize) -> Vec<Vec<Op>> {
 
 fn simpler_arguments(_: &Profile, ops: &[Op], i: usize) -> Vec<Vec<Op>> {
     let mut variants: Vec<Op> = Vec::new();
-    let plain = |user: &String| canonical(user).filter(|c| c != user);
+    let plain = |user: &str| canonical(user).filter(|c| c != user);
     match &ops[i] {
         Op::Register {
             user,
@@ -416,7 +416,7 @@ fn simpler_arguments(_: &Profile, ops: &[Op], i: usize) -> Vec<Vec<Op>> {
         } => {
             if let Some(c) = plain(user) {
                 variants.push(Op::Register {
-                    user: c,
+                    user: c.into(),
                     password: password.clone(),
                     mfa: *mfa,
                 });
@@ -436,7 +436,7 @@ fn simpler_arguments(_: &Profile, ops: &[Op], i: usize) -> Vec<Vec<Op>> {
         } => {
             if let Some(c) = plain(user) {
                 variants.push(Op::Login {
-                    user: c,
+                    user: c.into(),
                     password: password.clone(),
                     device: *device,
                 });
@@ -462,7 +462,7 @@ fn simpler_arguments(_: &Profile, ops: &[Op], i: usize) -> Vec<Vec<Op>> {
                 | Op::AdminEnable { user }
                 | Op::AdminUnlock { user } = &mut op
                 {
-                    *user = c;
+                    *user = c.into();
                 }
                 variants.push(op);
             }
@@ -580,13 +580,13 @@ fn plainer_password(_: &Profile, ops: &[Op], i: usize) -> Vec<Vec<Op>> {
     let Op::Register { password, .. } = &ops[i] else {
         return vec![];
     };
-    if password == PLAIN || crate::model::accounts::prepared(password).is_none() {
+    if &**password == PLAIN || crate::model::accounts::prepared(password).is_none() {
         return vec![];
     }
     let old = password.clone();
-    let swap = |p: &mut String| {
+    let swap = |p: &mut crate::model::Text| {
         if *p == old {
-            *p = PLAIN.to_owned();
+            *p = PLAIN.into();
         }
     };
     let candidate = ops

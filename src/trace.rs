@@ -599,13 +599,13 @@ fn parse_op(words: &[String]) -> Result<Op, String> {
     let w: Vec<&str> = words.iter().map(String::as_str).collect();
     let op = match w.as_slice() {
         ["register", user, password, mfa @ ("mfa" | "nomfa")] => Op::Register {
-            user: string(user)?,
-            password: string(password)?,
+            user: string(user)?.into(),
+            password: string(password)?.into(),
             mfa: *mfa == "mfa",
         },
         ["login", user, password, device] => Op::Login {
-            user: string(user)?,
-            password: string(password)?,
+            user: string(user)?.into(),
+            password: string(password)?.into(),
             device: number(
                 device.strip_prefix("device=").ok_or("expected device=N")?,
                 "a device number",
@@ -630,7 +630,7 @@ fn parse_op(words: &[String]) -> Result<Op, String> {
         },
         ["reauth", t, password] => Op::Reauthenticate {
             token: parse_token(t)?,
-            password: string(password)?,
+            password: string(password)?.into(),
         },
         ["logout", t, scope] => Op::Logout {
             token: parse_token(t)?,
@@ -646,17 +646,17 @@ fn parse_op(words: &[String]) -> Result<Op, String> {
         },
         ["change-password", t, old, new] => Op::ChangePassword {
             token: parse_token(t)?,
-            old: string(old)?,
-            new: string(new)?,
+            old: string(old)?.into(),
+            new: string(new)?.into(),
         },
         ["admin-disable", user] => Op::AdminDisable {
-            user: string(user)?,
+            user: string(user)?.into(),
         },
         ["admin-enable", user] => Op::AdminEnable {
-            user: string(user)?,
+            user: string(user)?.into(),
         },
         ["admin-unlock", user] => Op::AdminUnlock {
-            user: string(user)?,
+            user: string(user)?.into(),
         },
         ["tick", n] => Op::Tick {
             seconds: number(n, "seconds")?,

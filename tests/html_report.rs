@@ -147,7 +147,7 @@ fn what_the_service_or_a_trace_says_is_escaped() {
 fn a_long_trace_folds_its_passing_stretches_but_keeps_every_step() {
     let ops: Vec<Op> = (0..500)
         .map(|i| Op::Register {
-            user: format!("user{i}"),
+            user: format!("user{i}").into(),
             password: "correct horse battery".into(),
             mfa: false,
         })

@@ -83,13 +83,13 @@ fn keep_alive_trace(params: Params) -> Vec<Op> {
     let password = "correct horse battery".to_owned();
     let mut ops = vec![
         Op::Register {
-            user: user.clone(),
-            password: password.clone(),
+            user: user.clone().into(),
+            password: password.clone().into(),
             mfa: false,
         },
         Op::Login {
-            user,
-            password,
+            user: user.into(),
+            password: password.into(),
             device: 0,
         },
     ];

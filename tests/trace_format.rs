@@ -29,7 +29,7 @@ proptest! {
     #[test]
     fn any_string_survives_quoting(s in ".*", g in any::<String>()) {
         let ops = vec![
-            Op::Register { user: s.clone(), password: g.clone(), mfa: true },
+            Op::Register { user: s.as_str().into(), password: g.as_str().into(), mfa: true },
             Op::Revoke { token: Token::Garbage(g.clone()) },
             Op::Refresh { token: Token::Truncated(Box::new(Token::Garbage(s))) },
         ];

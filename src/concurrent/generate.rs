@@ -200,7 +200,7 @@ fn approach(
     let (op, owner, kind) = match (&c.kind, &c.subject) {
         (CounterKind::WrongPasswords, Subject::Account(name)) => (
             Op::Login {
-                user: name.clone(),
+                user: name.clone().into(),
                 password: WRONG.into(),
                 device: 2,
             },
@@ -390,9 +390,9 @@ fn op_of(u: &mut Unstructured<'_>, s: &State, t: &Target, kind: BranchKind) -> R
             token: refresh_of(s, t.session, 1),
         },
         BranchKind::LoginRight | BranchKind::LoginWrong => Op::Login {
-            user: spelling(u, &t.user)?,
+            user: spelling(u, &t.user)?.into(),
             password: if kind == BranchKind::LoginRight {
-                password_of(s, &t.user)
+                password_of(s, &t.user).into()
             } else {
                 WRONG.into()
             },
@@ -418,7 +418,7 @@ fn op_of(u: &mut Unstructured<'_>, s: &State, t: &Target, kind: BranchKind) -> R
             Op::Reauthenticate {
                 token: access,
                 password: if kind == BranchKind::ReauthRight {
-                    password_of(s, &owner)
+                    password_of(s, &owner).into()
                 } else {
                     WRONG.into()
                 },
@@ -446,7 +446,7 @@ fn op_of(u: &mut Unstructured<'_>, s: &State, t: &Target, kind: BranchKind) -> R
             Op::ChangePassword {
                 token: access,
                 old: if kind == BranchKind::ChangePassword {
-                    password_of(s, &owner)
+                    password_of(s, &owner).into()
                 } else {
                     WRONG.into()
                 },
@@ -454,13 +454,13 @@ fn op_of(u: &mut Unstructured<'_>, s: &State, t: &Target, kind: BranchKind) -> R
             }
         }
         BranchKind::AdminDisable => Op::AdminDisable {
-            user: spelling(u, &t.user)?,
+            user: spelling(u, &t.user)?.into(),
         },
         BranchKind::AdminEnable => Op::AdminEnable {
-            user: spelling(u, &t.user)?,
+            user: spelling(u, &t.user)?.into(),
         },
         BranchKind::AdminUnlock => Op::AdminUnlock {
-            user: spelling(u, &t.user)?,
+            user: spelling(u, &t.user)?.into(),
         },
         BranchKind::Register => Op::Register {
             user: "dora".into(),

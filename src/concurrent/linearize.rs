@@ -100,7 +100,7 @@ pub fn accounts(state: &State, events: &[Event]) -> Vec<Option<String>> {
             | Op::AdminDisable { user }
             | Op::AdminEnable { user }
             | Op::AdminUnlock { user } => {
-                Some(state.account_name(user).unwrap_or_else(|| user.clone()))
+                Some(state.account_name(user).unwrap_or_else(|| user.to_string()))
             }
             op => op
                 .token()

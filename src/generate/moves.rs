@@ -62,7 +62,10 @@ pub fn one(
         OpKind::Reauthenticate => {
             let token = values::access_token(u, s)?;
             let password = values::password_for_token(u, s, &token)?;
-            Op::Reauthenticate { token, password }
+            Op::Reauthenticate {
+                token,
+                password: password.into(),
+            }
         }
         OpKind::Logout => Op::Logout {
             token: values::access_token(u, s)?,
@@ -83,16 +86,20 @@ pub fn one(
             } else {
                 u.choose(values::PASSWORDS)?.to_string()
             };
-            Op::ChangePassword { token, old, new }
+            Op::ChangePassword {
+                token,
+                old: old.into(),
+                new: new.into(),
+            }
         }
         OpKind::AdminDisable => Op::AdminDisable {
-            user: values::user_name(u, s)?,
+            user: values::user_name(u, s)?.into(),
         },
         OpKind::AdminEnable => Op::AdminEnable {
-            user: values::user_name(u, s)?,
+            user: values::user_name(u, s)?.into(),
         },
         OpKind::AdminUnlock => Op::AdminUnlock {
-            user: values::user_name(u, s)?,
+            user: values::user_name(u, s)?.into(),
         },
         OpKind::Tick => Op::Tick {
             seconds: time::tick(u, s, recent)?,
@@ -276,9 +283,9 @@ pub fn probe_deadline(
             _ => probe(u, &after, *i)?,
         },
         Subject::Account(name) => Op::Login {
-            user: values::spelling_of(u, name)?,
+            user: values::spelling_of(u, name)?.into(),
             password: if u.ratio(1, 2)? {
-                after.accounts[name].password.clone()
+                after.accounts[name].password.clone().into()
             } else {
                 "wrong password!".into()
             },
@@ -314,7 +321,7 @@ pub fn approach_limit(u: &mut Unstructured<'_>, s: &State) -> Result<Option<Vec<
     for _ in 0..n {
         ops.push(match (&c.kind, &c.subject) {
             (CounterKind::WrongPasswords, Subject::Account(name)) => Op::Login {
-                user: values::spelling_of(u, name)?,
+                user: values::spelling_of(u, name)?.into(),
                 password: "wrong password!".into(),
                 device: u.int_in_range(0..=3)?,
             },

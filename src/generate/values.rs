@@ -87,8 +87,8 @@ pub fn register(u: &mut Unstructured<'_>, s: &State, mfa_share: (u32, u32)) -> R
         _ => u.choose(PASSWORDS)?.to_string(),
     };
     Ok(Op::Register {
-        user,
-        password,
+        user: user.into(),
+        password: password.into(),
         mfa: mfa_share.0 > 0 && u.ratio(mfa_share.0, mfa_share.1)?,
     })
 }
@@ -110,8 +110,8 @@ pub fn login(u: &mut Unstructured<'_>, s: &State) -> Result<Op> {
         _ => "wrong password!".to_string(),
     };
     Ok(Op::Login {
-        user,
-        password,
+        user: user.into(),
+        password: password.into(),
         device: u.int_in_range(0..=3)?,
     })
 }

@@ -8,6 +8,9 @@
 use super::{Aal, Account, Outcome, Reason, State};
 use precis_core::profile::PrecisFastInvocation;
 use precis_profiles::{OpaqueString, UsernameCaseMapped};
+use rustc_hash::FxHashMap;
+use std::cell::RefCell;
+use std::rc::Rc;
 
 /// Longest canonical username, in bytes, and longest raw input considered (README decisions).
 pub const MAX_USERNAME_BYTES: usize = 256;
@@ -18,27 +21,78 @@ const MAX_PASSWORD_INPUT_BYTES: usize = 4 * 128;
 
 /// The account a typed username names, or `None` for an empty or disallowed name.
 pub fn canonical(user: &str) -> Option<String> {
-    memo(&CANONICAL, user, |user| {
-        if user.is_empty() || user.len() > MAX_USERNAME_INPUT_BYTES {
-            return None;
-        }
-        let c = UsernameCaseMapped::enforce(user).ok()?.into_owned();
-        (!c.is_empty() && c.len() <= MAX_USERNAME_BYTES).then_some(c)
-    })
+    canonical_ref(user).map(|c| c.to_string())
 }
 
 /// The prepared password, or `None` when it is disallowed or out of bounds.
 pub fn prepared(password: &str) -> Option<String> {
-    memo(&PREPARED, password, |password| {
-        if password.len() > MAX_PASSWORD_INPUT_BYTES {
+    prepared_ref(password).map(|p| p.to_string())
+}
+
+/// A prepared string, copied only when preparation changed it (the lockstep's hot path
+/// prepares a name or password on most steps).
+#[derive(Debug, Clone)]
+enum Prepared<'a> {
+    /// The input was already in its prepared form.
+    AsTyped(&'a str),
+    /// What preparation made of it.
+    Mapped(Rc<str>),
+}
+
+impl std::ops::Deref for Prepared<'_> {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        match self {
+            Prepared::AsTyped(s) => s,
+            Prepared::Mapped(s) => s,
+        }
+    }
+}
+
+/// [`canonical`], without copying a name that is already canonical.
+fn canonical_ref(user: &str) -> Option<Prepared<'_>> {
+    if user.is_empty() || user.len() > MAX_USERNAME_INPUT_BYTES {
+        return None;
+    }
+    // Printable ASCII other than space is where UsernameCaseMapped is plain lowercasing (the
+    // tests hold this against the crate); generated names live there.
+    if user.bytes().all(|b| b.is_ascii_graphic()) {
+        if user.len() > MAX_USERNAME_BYTES {
             return None;
         }
-        let p = OpaqueString::enforce(password).ok()?.into_owned();
-        PASSWORD_CHARS.contains(&p.chars().count()).then_some(p)
+        return Some(match user.bytes().any(|b| b.is_ascii_uppercase()) {
+            true => Prepared::Mapped(user.to_ascii_lowercase().into()),
+            false => Prepared::AsTyped(user),
+        });
+    }
+    memo(&CANONICAL, user, |user| {
+        let c = UsernameCaseMapped::enforce(user).ok()?;
+        (!c.is_empty() && c.len() <= MAX_USERNAME_BYTES).then(|| c.into())
     })
 }
 
-type Memo = std::cell::RefCell<std::collections::HashMap<String, Option<String>>>;
+/// [`prepared`], without copying a password that prepares to itself.
+fn prepared_ref(password: &str) -> Option<Prepared<'_>> {
+    if password.len() > MAX_PASSWORD_INPUT_BYTES {
+        return None;
+    }
+    // OpaqueString leaves printable ASCII (space included) as it is (the tests hold this
+    // against the crate).
+    if password.bytes().all(|b| b == b' ' || b.is_ascii_graphic()) {
+        return PASSWORD_CHARS
+            .contains(&password.len())
+            .then_some(Prepared::AsTyped(password));
+    }
+    memo(&PREPARED, password, |password| {
+        let p = OpaqueString::enforce(password).ok()?;
+        PASSWORD_CHARS
+            .contains(&p.chars().count())
+            .then(|| p.into())
+    })
+}
+
+type Memo = RefCell<FxHashMap<Box<str>, Option<Rc<str>>>>;
 
 thread_local! {
     // PRECIS preparation is a pure function of its input; remembering answers keeps the model
@@ -47,53 +101,63 @@ thread_local! {
     static PREPARED: Memo = Memo::default();
 }
 
-fn memo(
+fn memo<'a>(
     table: &'static std::thread::LocalKey<Memo>,
-    input: &str,
-    compute: impl FnOnce(&str) -> Option<String>,
-) -> Option<String> {
-    if let Some(hit) = table.with(|t| t.borrow().get(input).cloned()) {
-        return hit;
-    }
-    let answer = compute(input);
-    table.with(|t| {
+    input: &'a str,
+    compute: impl FnOnce(&str) -> Option<Rc<str>>,
+) -> Option<Prepared<'a>> {
+    let answer = table.with(|t| {
+        if let Some(hit) = t.borrow().get(input) {
+            return hit.clone();
+        }
+        let answer = compute(input);
         let mut t = t.borrow_mut();
         if t.len() > 4096 {
             t.clear(); // bounded: hostile inputs are mostly one-offs
         }
-        t.insert(input.to_owned(), answer.clone());
-    });
-    answer
+        t.insert(input.into(), answer.clone());
+        answer
+    })?;
+    // The same text as the input needs no shared copy.
+    Some(match &*answer == input {
+        true => Prepared::AsTyped(input),
+        false => Prepared::Mapped(answer),
+    })
 }
 
 impl State {
     /// The account a typed username names under this state's choices (PRECIS, or exact ASCII),
     /// or `None` for a name no account can have.
     pub fn account_name(&self, user: &str) -> Option<String> {
+        self.account_key(user).map(|name| name.to_string())
+    }
+
+    /// [`State::account_name`], borrowing the typed name when it already is the account's.
+    fn account_key<'a>(&self, user: &'a str) -> Option<Prepared<'a>> {
         match self.choices.usernames {
-            super::profile::Usernames::Precis => canonical(user),
+            super::profile::Usernames::Precis => canonical_ref(user),
             super::profile::Usernames::ExactAscii => {
                 let ok = (1..=150).contains(&user.len())
                     && user
                         .bytes()
                         .all(|b| b.is_ascii_alphanumeric() || b"._@+-".contains(&b));
-                ok.then(|| user.to_owned())
+                ok.then_some(Prepared::AsTyped(user))
             }
         }
     }
 
     pub(super) fn register(&mut self, user: &str, password: &str, mfa: bool) -> Outcome {
-        let Some(name) = self.account_name(user) else {
+        let Some(name) = self.account_key(user) else {
             return Outcome::Rejected(Reason::InvalidUsername);
         };
         let Some(password) = prepared(password) else {
             return Outcome::Rejected(Reason::WeakPassword);
         };
-        if self.accounts.contains_key(&name) {
+        if self.accounts.contains_key(&*name) {
             return Outcome::Rejected(Reason::UsernameTaken);
         }
         self.accounts.insert(
-            name,
+            name.to_string(),
             Account {
                 password,
                 mfa: mfa && self.choices.mfa,
@@ -109,10 +173,10 @@ impl State {
     pub(super) fn login(&mut self, user: &str, password: &str) -> Outcome {
         use super::profile::Lockout;
         let (now, p, lockout) = (self.now, self.params, self.choices.lockout);
-        let Some(name) = self.account_name(user) else {
+        let Some(name) = self.account_key(user) else {
             return Outcome::Rejected(Reason::InvalidCredentials);
         };
-        let Some(account) = self.accounts.get_mut(&name) else {
+        let Some(account) = self.accounts.get_mut(&*name) else {
             return Outcome::Rejected(Reason::InvalidCredentials);
         };
         if let Some(until) = account.locked_until {
@@ -126,7 +190,7 @@ impl State {
             account.locked_until = None;
             account.failures = 0;
         }
-        if prepared(password).as_deref() != Some(account.password.as_str()) {
+        if prepared_ref(password).as_deref() != Some(account.password.as_str()) {
             if lockout == Lockout::None {
                 return Outcome::Rejected(Reason::InvalidCredentials);
             }
@@ -156,23 +220,23 @@ impl State {
     pub(super) fn password_matches(&self, user: &str, password: &str) -> bool {
         self.accounts
             .get(user)
-            .is_some_and(|a| prepared(password).as_deref() == Some(a.password.as_str()))
+            .is_some_and(|a| prepared_ref(password).as_deref() == Some(a.password.as_str()))
     }
 
     pub(super) fn admin_disable(&mut self, user: &str) -> Outcome {
         let Some(name) = self.known(user) else {
             return Outcome::Rejected(Reason::UnknownUser);
         };
-        if let Some(account) = self.accounts.get_mut(&name) {
+        if let Some(account) = self.accounts.get_mut(&*name) {
             account.disabled = true;
         }
         if self.choices.disable_ends_sessions {
-            for s in self.sessions.iter_mut().filter(|s| s.user == name) {
+            for s in self.sessions.iter_mut().filter(|s| *s.user == *name) {
                 s.revoked = true;
             }
         }
         // A login in progress dies with the account (README decision).
-        for c in self.challenges.iter_mut().filter(|c| c.user == name) {
+        for c in self.challenges.iter_mut().filter(|c| *c.user == *name) {
             c.dead = true;
         }
         Outcome::Done
@@ -189,21 +253,81 @@ impl State {
         })
     }
 
-    fn known(&self, user: &str) -> Option<String> {
-        self.account_name(user)
-            .filter(|name| self.accounts.contains_key(name))
+    fn known<'a>(&self, user: &'a str) -> Option<Prepared<'a>> {
+        self.account_key(user)
+            .filter(|name| self.accounts.contains_key(&**name))
     }
 
     fn with_account(&mut self, user: &str, change: impl FnOnce(&mut Account)) -> Outcome {
         match self
-            .account_name(user)
-            .and_then(|name| self.accounts.get_mut(&name))
+            .account_key(user)
+            .and_then(|name| self.accounts.get_mut(&*name))
         {
             Some(account) => {
                 change(account);
                 Outcome::Done
             }
             None => Outcome::Rejected(Reason::UnknownUser),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// RFC 8265 straight from the crate, with no fast path and no memo.
+    fn by_crate(user: &str) -> (Option<String>, Option<String>) {
+        let name = (!user.is_empty() && user.len() <= MAX_USERNAME_INPUT_BYTES)
+            .then(|| UsernameCaseMapped::enforce(user).ok())
+            .flatten()
+            .map(|c| c.into_owned())
+            .filter(|c| !c.is_empty() && c.len() <= MAX_USERNAME_BYTES);
+        let password = (user.len() <= MAX_PASSWORD_INPUT_BYTES)
+            .then(|| OpaqueString::enforce(user).ok())
+            .flatten()
+            .map(|p| p.into_owned())
+            .filter(|p| PASSWORD_CHARS.contains(&p.chars().count()));
+        (name, password)
+    }
+
+    fn ours(input: &str) -> (Option<String>, Option<String>) {
+        (canonical(input), prepared(input))
+    }
+
+    #[test]
+    fn the_ascii_fast_path_is_rfc_8265_for_every_short_ascii_string() {
+        // Every ASCII character alone, in pairs, and padded to a valid password length, so that
+        // both the names and the passwords cross the fast path's edges (space, DEL, controls).
+        for a in 0u8..128 {
+            for b in 0u8..128 {
+                for input in [
+                    String::from(a as char),
+                    format!("{}{}", a as char, b as char),
+                    format!("{}Passw0rd{}", a as char, b as char),
+                ] {
+                    assert_eq!(ours(&input), by_crate(&input), "{input:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_ascii_fast_path_keeps_the_length_limits() {
+        for len in [7, 8, 128, 129, 256, 257, 512, 513, 1024, 1025] {
+            for c in ['a', 'A', ' '] {
+                let input = c.to_string().repeat(len);
+                assert_eq!(ours(&input), by_crate(&input), "{c:?} × {len}");
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, rng_seed: proptest::test_runner::RngSeed::Fixed(11), ..ProptestConfig::default() })]
+        #[test]
+        fn preparation_matches_the_crate(input in "[ -~]{0,40}|\\PC{0,12}|[a-zA-Z0-9\\u{00c0}-\\u{00ff} ]{0,20}") {
+            prop_assert_eq!(ours(&input), by_crate(&input));
         }
     }
 }

@@ -5,7 +5,7 @@ use super::{Aal, Op, Outcome, State};
 
 /// What the invariants need of the state before a step: cheap to take (no strings, no maps), so
 /// checking every step costs little next to the service.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Snapshot {
     now: u64,
     access: usize,
@@ -22,20 +22,23 @@ struct SessionMark {
 
 impl Snapshot {
     pub fn of(state: &State) -> Self {
-        Snapshot {
-            now: state.now,
-            access: state.access.len(),
-            sessions: state
-                .sessions
-                .iter()
-                .map(|s| SessionMark {
-                    revoked: s.revoked,
-                    generation: s.generation,
-                    access_epoch: s.access_epoch,
-                    aal: s.aal,
-                })
-                .collect(),
-        }
+        let mut snapshot = Snapshot::default();
+        snapshot.retake(state);
+        snapshot
+    }
+
+    /// Takes `state` again, reusing this snapshot's memory (one per step in the lockstep loop).
+    pub fn retake(&mut self, state: &State) {
+        self.now = state.now;
+        self.access = state.access.len();
+        self.sessions.clear();
+        self.sessions
+            .extend(state.sessions.iter().map(|s| SessionMark {
+                revoked: s.revoked,
+                generation: s.generation,
+                access_epoch: s.access_epoch,
+                aal: s.aal,
+            }));
     }
 }
 

@@ -33,7 +33,7 @@ pub mod sessions;
 
 pub use counters::{Counter, CounterKind};
 pub use deadlines::{Deadline, DeadlineKind, Subject};
-pub use op::{Code, Op, OpKind, RolloutStep, Scope, Token, Upstream, Version};
+pub use op::{Code, Op, OpKind, RolloutStep, Scope, Text, Token, Upstream, Version};
 pub use outcome::{design_table, Aal, Grant, Outcome, OutcomeKind, Reason, TokenReason};
 pub use params::Params;
 pub use profile::{Choices, Profile};

@@ -73,16 +73,21 @@ pub enum Code {
     Wrong,
 }
 
+/// The text an operation carries (a name, a password): shared, so that copying an operation (into
+/// a run's record, a shrink candidate, a concurrent branch) copies no text. Build one with
+/// `"alice".into()` or `String::into`.
+pub type Text = std::sync::Arc<str>;
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Op {
     Register {
-        user: String,
-        password: String,
+        user: Text,
+        password: Text,
         mfa: bool,
     },
     Login {
-        user: String,
-        password: String,
+        user: Text,
+        password: Text,
         device: u8,
     },
     VerifyMfa {
@@ -100,7 +105,7 @@ pub enum Op {
     },
     Reauthenticate {
         token: Token,
-        password: String,
+        password: Text,
     },
     Logout {
         token: Token,
@@ -111,17 +116,17 @@ pub enum Op {
     },
     ChangePassword {
         token: Token,
-        old: String,
-        new: String,
+        old: Text,
+        new: Text,
     },
     AdminDisable {
-        user: String,
+        user: Text,
     },
     AdminEnable {
-        user: String,
+        user: Text,
     },
     AdminUnlock {
-        user: String,
+        user: Text,
     },
     Tick {
         seconds: u64,

@@ -39,8 +39,8 @@ fn refresh(session: usize, generation: u64) -> Token {
 pub fn flows(profile: &Profile, account: &Account, long: bool) -> Vec<Flow> {
     let c = &profile.choices;
     let login = || Op::Login {
-        user: account.user.clone(),
-        password: account.password.clone(),
+        user: account.user.clone().into(),
+        password: account.password.clone().into(),
         device: 0,
     };
     let mut all = vec![Flow {
@@ -112,7 +112,7 @@ pub fn flows(profile: &Profile, account: &Account, long: bool) -> Vec<Flow> {
                 Op::Sensitive { token: access(0) },
                 Op::Reauthenticate {
                     token: access(0),
-                    password: account.password.clone(),
+                    password: account.password.clone().into(),
                 },
                 Op::Sensitive { token: access(0) },
             ],
@@ -124,8 +124,8 @@ pub fn flows(profile: &Profile, account: &Account, long: bool) -> Vec<Flow> {
             name: "wrong-password",
             ops: vec![
                 Op::Login {
-                    user: account.user.clone(),
-                    password: format!("{}-not", account.password),
+                    user: account.user.clone().into(),
+                    password: format!("{}-not", account.password).into(),
                     device: 0,
                 },
                 // A right password resets the count: the next round starts from zero.
@@ -204,7 +204,7 @@ pub fn forbidden(op: &Op) -> bool {
 fn allowed(profile: &Profile, account: &Account, ops: &[Op]) -> bool {
     let wrong_passwords = ops
         .iter()
-        .filter(|op| matches!(op, Op::Login { password, .. } if *password != account.password))
+        .filter(|op| matches!(op, Op::Login { password, .. } if **password != *account.password))
         .count() as u32;
     !ops.iter().any(forbidden) && wrong_passwords <= failure_budget(profile)
 }

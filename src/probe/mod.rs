@@ -77,9 +77,9 @@ pub const REDACTED: &str = "probe-password-redacted";
 
 /// `op` with the probe's password replaced by [`REDACTED`] (a wrong password keeps its tail).
 fn redact(op: &Op, secret: &str) -> Op {
-    let hide = |p: &mut String| {
+    let hide = |p: &mut crate::model::Text| {
         if let Some(tail) = p.strip_prefix(secret) {
-            *p = format!("{REDACTED}{tail}");
+            *p = format!("{REDACTED}{tail}").into();
         }
     };
     let mut op = op.clone();
@@ -101,8 +101,8 @@ fn redact(op: &Op, secret: &str) -> Op {
 pub fn flow_start(config: &ProbeConfig) -> State {
     let mut state = State::with_choices(config.profile.params, config.profile.choices);
     state.apply(&Op::Register {
-        user: config.account.user.clone(),
-        password: REDACTED.to_owned(),
+        user: config.account.user.clone().into(),
+        password: REDACTED.into(),
         mfa: false,
     });
     state
@@ -196,8 +196,8 @@ impl Probe {
         self.pace();
         let answer = driver
             .apply(&Op::Register {
-                user: self.config.account.user.clone(),
-                password: self.config.account.password.clone(),
+                user: self.config.account.user.clone().into(),
+                password: self.config.account.password.clone().into(),
                 mfa: false,
             })
             .map_err(|e| {
@@ -284,8 +284,8 @@ impl Probe {
         let mut start = State::with_choices(profile.params, profile.choices);
         start.now = unix_now().floor() as u64;
         start.apply(&Op::Register {
-            user: self.config.account.user.clone(),
-            password: self.config.account.password.clone(),
+            user: self.config.account.user.clone().into(),
+            password: self.config.account.password.clone().into(),
             mfa: false,
         });
         let mut model = Candidates::new(start);
@@ -362,8 +362,8 @@ impl Probe {
         let secret = &self.config.account.password;
         let op = &redact(op, secret);
         let mut ops = vec![Op::Register {
-            user: self.config.account.user.clone(),
-            password: REDACTED.to_owned(),
+            user: self.config.account.user.clone().into(),
+            password: REDACTED.into(),
             mfa: false,
         }];
         ops.extend(sent.iter().map(|(op, _)| redact(op, secret)));
