@@ -20,8 +20,9 @@ fi
 target_triple="${ARCHITECTURE:-x86_64}-unknown-linux-gnu"
 [ "${ARCHITECTURE:-x86_64}" = i386 ] && target_triple=i686-unknown-linux-gnu
 
+FUZZ_SANITIZER=$sanitizer
 source scripts/fuzz-env.sh
-(cd fuzz && "${FUZZ[@]}" build -O -s "$sanitizer" --target "$target_triple")
+(cd fuzz && "${FUZZ[@]}" build -O -s "$sanitizer" "${FUZZ_FEATURES[@]}" --target "$target_triple")
 for t in $(cd fuzz && "${FUZZ[@]}" list); do
     cp "fuzz/target/$target_triple/release/$t" "$OUT/"
     # The bundled SQLite amalgamation has two function-local statics named `aiOff`; ASan's ODR

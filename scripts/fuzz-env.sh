@@ -15,3 +15,37 @@ FUZZ_SANITIZER=${FUZZ_SANITIZER:-none}
 # With AddressSanitizer: the bundled SQLite amalgamation trips a false ODR-violation report
 # (two function-local statics named `aiOff`).
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_odr_violation=0}
+# mimalloc (the fuzz crate's default feature) hides the heap from a sanitizer: off under one.
+FUZZ_FEATURES=()
+[ "$FUZZ_SANITIZER" = none ] || FUZZ_FEATURES=(--no-default-features)
+FUZZ_ROOT=$PWD
+
+# Which crates a target's coverage comes from (scripts/fuzz-rustc-wrapper). `lockstep` checks the
+# service, so its build instruments `auth` alone: libFuzzer then spends its time on the service's
+# edges rather than on ranking the harness's and tokio's, and finds the catalogue flaws in a
+# fraction of the time (README, Numbers). The other targets reach into the harness (the trace
+# parser) or the HTTP stack, and instrument every crate.
+fuzz_scope() {
+    if [ -n "${FUZZ_SCOPE:-}" ]; then
+        echo "$FUZZ_SCOPE" # an override, to compare set-ups (scripts/fuzz-time-to-flaw.sh)
+        return
+    fi
+    case "$1" in
+        lockstep) echo auth ;;
+        *) echo all ;;
+    esac
+}
+
+# `fuzz_for TARGET build|run [ARGS...]`: cargo fuzz for TARGET in the build its scope needs (a
+# scoped build has a target directory of its own, since its crates are compiled differently).
+fuzz_for() {
+    local target=$1 command=$2 scope
+    shift 2
+    scope=$(fuzz_scope "$target")
+    if [ "$scope" = all ]; then
+        (cd "$FUZZ_ROOT/fuzz" && "${FUZZ[@]}" "$command" -O -s "$FUZZ_SANITIZER" "${FUZZ_FEATURES[@]}" "$target" "$@")
+    else
+        (cd "$FUZZ_ROOT/fuzz" && FUZZ_INSTRUMENT="$scope" RUSTC_WRAPPER="$FUZZ_ROOT/scripts/fuzz-rustc-wrapper" \
+            "${FUZZ[@]}" "$command" -O -s "$FUZZ_SANITIZER" "${FUZZ_FEATURES[@]}" --target-dir "target-${scope// /-}" "$target" "$@")
+    fi
+}

@@ -16,9 +16,9 @@ cd "$(dirname "$0")/.."
 root=$PWD
 source scripts/fuzz-env.sh
 
-(cd fuzz && "${FUZZ[@]}" build -O -s "$FUZZ_SANITIZER")
-cargo build --release --bin authcheck
 targets=$(cd fuzz && "${FUZZ[@]}" list)
+for t in $targets; do fuzz_for "$t" build; done
+cargo build --release --bin authcheck
 crashes=0
 rows=()
 logs=()
@@ -29,8 +29,8 @@ for t in $targets; do
     mkdir -p "$work/new" "$work/min" "fuzz/corpus-nightly/$t" "fuzz/artifacts/$t"
     before=$(find "fuzz/corpus-nightly/$t" -type f | wc -l)
     set +e
-    (cd fuzz && "${FUZZ[@]}" run -O -s "$FUZZ_SANITIZER" "$t" "$work/new" "corpus-nightly/$t" "corpus/$t" -- \
-        -max_total_time="$seconds" -print_final_stats=1 -artifact_prefix="$root/fuzz/artifacts/$t/") >"$work/log" 2>&1
+    fuzz_for "$t" run "$work/new" "corpus-nightly/$t" "corpus/$t" -- \
+        -max_total_time="$seconds" -print_final_stats=1 -artifact_prefix="$root/fuzz/artifacts/$t/" >"$work/log" 2>&1
     status=$?
     set -e
     cp "$work/log" "fuzz/nightly-logs/$t.log"
@@ -41,8 +41,8 @@ for t in $targets; do
     # a crash (re-running crashing inputs would only multiply artifacts); merge artifacts go to
     # scratch, so only the fuzzing run's own findings are reported.
     if [ "$status" -eq 0 ]; then
-        (cd fuzz && "${FUZZ[@]}" run -O -s "$FUZZ_SANITIZER" "$t" "$work/min" "corpus-nightly/$t" "$work/new" -- \
-            -merge=1 -artifact_prefix="$work/") >"$work/merge.log" 2>&1 || true
+        fuzz_for "$t" run "$work/min" "corpus-nightly/$t" "$work/new" -- \
+            -merge=1 -artifact_prefix="$work/" >"$work/merge.log" 2>&1 || true
         if [ -n "$(ls -A "$work/min")" ]; then
             rm -rf "fuzz/corpus-nightly/$t" && mv "$work/min" "fuzz/corpus-nightly/$t"
         fi

@@ -62,7 +62,7 @@ pub fn lockstep(data: &[u8]) {
     let Some(Plan { params, ops }) = plan_from_bytes(data) else {
         return;
     };
-    let target = Target::InProcess(StoreKind::Memory);
+    let target = fuzzed_target();
     if let Some(failure) = run_ops(&target, params, FUZZ_TOKEN_SEED, &ops, None).failure {
         let original_len = failure.step + 1;
         let (params, ops, failure) =
@@ -85,6 +85,20 @@ pub fn lockstep(data: &[u8]) {
             report.trace(&target)
         );
     }
+}
+
+/// The service `lockstep` fuzzes: the in-process one on the memory store or, in a build with the
+/// `flaws` feature, the catalogue flaw named by `AUTHCHECK_FUZZ_FLAW` (so that two ways of
+/// fuzzing can be compared by how fast each finds the same flaw).
+fn fuzzed_target() -> Target {
+    #[cfg(feature = "flaws")]
+    if let Ok(name) = std::env::var("AUTHCHECK_FUZZ_FLAW") {
+        let flaw = name
+            .parse()
+            .unwrap_or_else(|e| panic!("AUTHCHECK_FUZZ_FLAW: {e}"));
+        return Target::Flawed(StoreKind::Memory, flaw);
+    }
+    Target::InProcess(StoreKind::Memory)
 }
 
 /// The trace parser never panics, and print ∘ parse is stable on whatever it accepts.
