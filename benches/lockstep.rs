@@ -5,9 +5,11 @@
 //! any harness needs it); `check_alone/*` runs the lockstep loop against the service's recorded
 //! answers, so it times the model, the comparison and the run record on their own. Checking's
 //! share is `check_alone / lockstep` (goal: at most 5%); `lockstep - service_alone` estimates
-//! the same thing by subtraction, which is noisier.
+//! the same thing by subtraction, which is noisier. `fuzz/lockstep_exec` runs the `lockstep`
+//! fuzz entry point over its committed corpus, outside libFuzzer (execs/s).
 //!
-//! `cargo bench --bench lockstep` (add `-- --quick` for a fast pass).
+//! `cargo bench --bench lockstep` (add `-- --quick` for a fast pass, or a filter such as
+//! `memory` or `fuzz`).
 
 use authcheck::campaign::case_ops;
 use authcheck::driver::DriverError;

@@ -37,7 +37,8 @@ fuzz_scope() {
 }
 
 # `fuzz_for TARGET build|run [ARGS...]`: cargo fuzz for TARGET in the build its scope needs (a
-# scoped build has a target directory of its own, since its crates are compiled differently).
+# scoped build has a target directory of its own, since its crates are compiled differently; its
+# wrapper stands in for any RUSTC_WRAPPER of yours, such as sccache).
 fuzz_for() {
     local target=$1 command=$2 scope
     shift 2
