@@ -83,8 +83,8 @@ fn keep_alive_trace(params: Params) -> Vec<Op> {
     let password = "correct horse battery".to_owned();
     let mut ops = vec![
         Op::Register {
-            user: user.clone().into(),
-            password: password.clone().into(),
+            user: user.as_str().into(),
+            password: password.as_str().into(),
             mfa: false,
         },
         Op::Login {

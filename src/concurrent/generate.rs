@@ -200,7 +200,7 @@ fn approach(
     let (op, owner, kind) = match (&c.kind, &c.subject) {
         (CounterKind::WrongPasswords, Subject::Account(name)) => (
             Op::Login {
-                user: name.clone().into(),
+                user: name.as_str().into(),
                 password: WRONG.into(),
                 device: 2,
             },

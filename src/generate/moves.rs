@@ -285,7 +285,7 @@ pub fn probe_deadline(
         Subject::Account(name) => Op::Login {
             user: values::spelling_of(u, name)?.into(),
             password: if u.ratio(1, 2)? {
-                after.accounts[name].password.clone().into()
+                after.accounts[name].password.as_str().into()
             } else {
                 "wrong password!".into()
             },

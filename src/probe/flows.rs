@@ -39,8 +39,8 @@ fn refresh(session: usize, generation: u64) -> Token {
 pub fn flows(profile: &Profile, account: &Account, long: bool) -> Vec<Flow> {
     let c = &profile.choices;
     let login = || Op::Login {
-        user: account.user.clone().into(),
-        password: account.password.clone().into(),
+        user: account.user.as_str().into(),
+        password: account.password.as_str().into(),
         device: 0,
     };
     let mut all = vec![Flow {
@@ -112,7 +112,7 @@ pub fn flows(profile: &Profile, account: &Account, long: bool) -> Vec<Flow> {
                 Op::Sensitive { token: access(0) },
                 Op::Reauthenticate {
                     token: access(0),
-                    password: account.password.clone().into(),
+                    password: account.password.as_str().into(),
                 },
                 Op::Sensitive { token: access(0) },
             ],
@@ -124,7 +124,7 @@ pub fn flows(profile: &Profile, account: &Account, long: bool) -> Vec<Flow> {
             name: "wrong-password",
             ops: vec![
                 Op::Login {
-                    user: account.user.clone().into(),
+                    user: account.user.as_str().into(),
                     password: format!("{}-not", account.password).into(),
                     device: 0,
                 },

@@ -101,7 +101,7 @@ fn redact(op: &Op, secret: &str) -> Op {
 pub fn flow_start(config: &ProbeConfig) -> State {
     let mut state = State::with_choices(config.profile.params, config.profile.choices);
     state.apply(&Op::Register {
-        user: config.account.user.clone().into(),
+        user: config.account.user.as_str().into(),
         password: REDACTED.into(),
         mfa: false,
     });
@@ -196,8 +196,8 @@ impl Probe {
         self.pace();
         let answer = driver
             .apply(&Op::Register {
-                user: self.config.account.user.clone().into(),
-                password: self.config.account.password.clone().into(),
+                user: self.config.account.user.as_str().into(),
+                password: self.config.account.password.as_str().into(),
                 mfa: false,
             })
             .map_err(|e| {
@@ -284,8 +284,8 @@ impl Probe {
         let mut start = State::with_choices(profile.params, profile.choices);
         start.now = unix_now().floor() as u64;
         start.apply(&Op::Register {
-            user: self.config.account.user.clone().into(),
-            password: self.config.account.password.clone().into(),
+            user: self.config.account.user.as_str().into(),
+            password: self.config.account.password.as_str().into(),
             mfa: false,
         });
         let mut model = Candidates::new(start);
@@ -362,7 +362,7 @@ impl Probe {
         let secret = &self.config.account.password;
         let op = &redact(op, secret);
         let mut ops = vec![Op::Register {
-            user: self.config.account.user.clone().into(),
+            user: self.config.account.user.as_str().into(),
             password: REDACTED.into(),
             mfa: false,
         }];
