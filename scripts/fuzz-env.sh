@@ -40,13 +40,13 @@ fuzz_scope() {
 # scoped build has a target directory of its own, since its crates are compiled differently; its
 # wrapper stands in for any RUSTC_WRAPPER of yours, such as sccache).
 fuzz_for() {
-    local target=$1 command=$2 scope
+    local target=$1 command=$2 scope scoped_env=() scoped_dir=()
     shift 2
     scope=$(fuzz_scope "$target")
-    if [ "$scope" = all ]; then
-        (cd "$FUZZ_ROOT/fuzz" && "${FUZZ[@]}" "$command" -O -s "$FUZZ_SANITIZER" "${FUZZ_FEATURES[@]}" "$target" "$@")
-    else
-        (cd "$FUZZ_ROOT/fuzz" && FUZZ_INSTRUMENT="$scope" RUSTC_WRAPPER="$FUZZ_ROOT/scripts/fuzz-rustc-wrapper" \
-            "${FUZZ[@]}" "$command" -O -s "$FUZZ_SANITIZER" "${FUZZ_FEATURES[@]}" --target-dir "target-${scope// /-}" "$target" "$@")
+    if [ "$scope" != all ]; then
+        scoped_env=(FUZZ_INSTRUMENT="$scope" RUSTC_WRAPPER="$FUZZ_ROOT/scripts/fuzz-rustc-wrapper")
+        scoped_dir=(--target-dir "target-${scope// /-}")
     fi
+    (cd "$FUZZ_ROOT/fuzz" && env "${scoped_env[@]}" "${FUZZ[@]}" "$command" -O -s "$FUZZ_SANITIZER" \
+        "${FUZZ_FEATURES[@]}" "${scoped_dir[@]}" "$target" "$@")
 }
