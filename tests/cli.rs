@@ -127,31 +127,29 @@ fn promote_writes_the_next_numbered_regression_with_its_origin() {
 
 #[test]
 fn upgrade_refuses_a_missing_side_or_a_build_that_is_not_there() {
-    let (code, _, stderr) = authcheck(&["upgrade", "--cases", "1"]);
-    assert_eq!(code, 2);
-    assert!(
-        stderr.contains("upgrade needs --from OLD and --to NEW"),
-        "{stderr}"
-    );
-    let (code, _, stderr) = authcheck(&[
-        "upgrade",
-        "--from",
-        "/nonexistent/auth-server",
-        "--to",
-        "/nonexistent/auth-server",
-    ]);
-    assert_eq!(code, 2);
-    assert!(
-        stderr.contains("/nonexistent/auth-server: no such file"),
-        "{stderr}"
-    );
-    let (code, _, stderr) = authcheck(&[
-        "upgrade",
-        "--from",
-        "rev:no-such-revision",
-        "--to",
-        "rev:HEAD",
-    ]);
-    assert_eq!(code, 2);
-    assert!(stderr.contains("no-such-revision"), "{stderr}");
+    let missing = "/nonexistent/auth-server";
+    for (args, says) in [
+        (
+            &["upgrade", "--cases", "1"][..],
+            "upgrade needs --from OLD and --to NEW",
+        ),
+        (
+            &["upgrade", "--from", missing, "--to", missing],
+            "/nonexistent/auth-server: no such file",
+        ),
+        (
+            &[
+                "upgrade",
+                "--from",
+                "rev:no-such-revision",
+                "--to",
+                "rev:HEAD",
+            ],
+            "no-such-revision",
+        ),
+    ] {
+        let (code, _, stderr) = authcheck(args);
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
 }
