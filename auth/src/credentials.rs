@@ -10,6 +10,9 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::{Algorithm, Argon2, Params, Version};
 use precis_core::profile::PrecisFastInvocation;
 use precis_profiles::{OpaqueString, UsernameCaseMapped};
+use rustc_hash::FxHashMap;
+use std::borrow::Borrow;
+use std::hash::Hash;
 
 /// Longest canonical username we store, in bytes (PRECIS sets no limit; a store must).
 pub const MAX_USERNAME_BYTES: usize = 256;
@@ -52,17 +55,22 @@ pub struct PasswordHasherId {
 }
 
 /// Results of argon2id by their inputs: hashing is a pure function of (password, salt, cost),
-/// verification of (password, stored hash). Bounded; cleared when full.
+/// verification of (password, stored hash). Bounded; cleared when full. The two-part keys are
+/// nested maps so that a lookup borrows its key instead of building one, and every map hashes
+/// with rustc-hash: the memo sits on every login of a fuzzed service. (Its keys come from tests
+/// and fuzzers, not from clients, so a hash without flooding resistance is fine here.)
 #[derive(Default)]
 struct Memo {
-    hashes: std::collections::HashMap<(Vec<u8>, [u8; 16]), String>,
-    /// By the raw password typed and the stored hash (preparation included).
-    verdicts: std::collections::HashMap<(String, String), bool>,
+    /// By password material, then salt.
+    hashes: Nested<Vec<u8>, [u8; 16], String>,
+    /// By the stored hash, then the raw password typed (preparation included).
+    verdicts: Nested<String, String, bool>,
     /// PRECIS preparation of passwords and usernames, by raw input.
-    prepared: std::collections::HashMap<String, Option<String>>,
-    canonical: std::collections::HashMap<String, Option<String>>,
+    prepared: FxHashMap<String, Option<String>>,
+    canonical: FxHashMap<String, Option<String>>,
 }
 
+/// Entries a memo map holds before it is cleared.
 const MEMO_LIMIT: usize = 65_536;
 
 fn memo() -> std::sync::MutexGuard<'static, Memo> {
@@ -70,6 +78,50 @@ fn memo() -> std::sync::MutexGuard<'static, Memo> {
     MEMO.get_or_init(Default::default)
         .lock()
         .unwrap_or_else(|p| p.into_inner())
+}
+
+/// A map keyed by two values, looked up by borrowed parts of both.
+struct Nested<K1, K2, V> {
+    outer: FxHashMap<K1, FxHashMap<K2, V>>,
+    len: usize,
+}
+
+impl<K1, K2, V> Default for Nested<K1, K2, V> {
+    fn default() -> Self {
+        Nested {
+            outer: FxHashMap::default(),
+            len: 0,
+        }
+    }
+}
+
+impl<K1: Hash + Eq, K2: Hash + Eq, V> Nested<K1, K2, V> {
+    fn get<Q1, Q2>(&self, k1: &Q1, k2: &Q2) -> Option<&V>
+    where
+        K1: Borrow<Q1>,
+        K2: Borrow<Q2>,
+        Q1: Hash + Eq + ?Sized,
+        Q2: Hash + Eq + ?Sized,
+    {
+        self.outer.get(k1)?.get(k2)
+    }
+
+    /// Remembers `value`, forgetting everything first when [`MEMO_LIMIT`] entries are held.
+    fn insert(&mut self, k1: K1, k2: K2, value: V) {
+        if self.len >= MEMO_LIMIT {
+            self.outer.clear();
+            self.len = 0;
+        }
+        if self
+            .outer
+            .entry(k1)
+            .or_default()
+            .insert(k2, value)
+            .is_none()
+        {
+            self.len += 1;
+        }
+    }
 }
 
 impl PasswordHasherId {
@@ -117,16 +169,12 @@ impl PasswordHasherId {
         if !self.memo {
             return self.hash_with(prepared, &salt);
         }
-        let key = (self.material(prepared).to_vec(), salt);
-        if let Some(hash) = memo().hashes.get(&key) {
+        let material = self.material(prepared);
+        if let Some(hash) = memo().hashes.get(material, &salt) {
             return hash.clone();
         }
         let hash = self.hash_with(prepared, &salt);
-        let mut m = memo();
-        if m.hashes.len() >= MEMO_LIMIT {
-            m.hashes.clear();
-        }
-        m.hashes.insert(key, hash.clone());
+        memo().hashes.insert(material.to_vec(), salt, hash.clone());
         hash
     }
 
@@ -151,16 +199,13 @@ impl PasswordHasherId {
         if !self.memo {
             return self.verify_raw(raw_password, stored);
         }
-        let key = (raw_password.to_owned(), stored.to_owned());
-        if let Some(verdict) = memo().verdicts.get(&key) {
+        if let Some(verdict) = memo().verdicts.get(stored, raw_password) {
             return *verdict;
         }
         let verdict = self.verify_raw(raw_password, stored);
-        let mut m = memo();
-        if m.verdicts.len() >= MEMO_LIMIT {
-            m.verdicts.clear();
-        }
-        m.verdicts.insert(key, verdict);
+        memo()
+            .verdicts
+            .insert(stored.to_owned(), raw_password.to_owned(), verdict);
         verdict
     }
 
@@ -218,12 +263,13 @@ impl PasswordHasherId {
         let mut drawn = [0u8; 16];
         rng.fill(&mut drawn);
         let fixed = [0x5a; 16];
-        let key = (DUMMY.as_bytes().to_vec(), fixed);
-        if let Some(hash) = memo().hashes.get(&key) {
+        if let Some(hash) = memo().hashes.get(DUMMY.as_bytes(), &fixed) {
             return hash.clone();
         }
         let hash = self.hash_with(DUMMY, &fixed);
-        memo().hashes.insert(key, hash.clone());
+        memo()
+            .hashes
+            .insert(DUMMY.as_bytes().to_vec(), fixed, hash.clone());
         hash
     }
 
@@ -334,6 +380,25 @@ mod tests {
                 assert_eq!(memo.verify(attempt, &hash), plain.verify(attempt, &hash));
             }
         }
+    }
+
+    #[test]
+    fn the_memo_finds_both_parts_and_forgets_everything_at_its_limit() {
+        let mut memo = Nested::<String, String, bool>::default();
+        memo.insert("stored".into(), "typed".into(), true);
+        memo.insert("stored".into(), "typed".into(), false); // the same key: no new entry
+        assert_eq!(memo.get("stored", "typed"), Some(&false));
+        assert_eq!(memo.get("stored", "other"), None);
+        assert_eq!(memo.get("typed", "stored"), None);
+        for i in 1..MEMO_LIMIT {
+            memo.insert(format!("s{}", i % 7), i.to_string(), true);
+        }
+        assert_eq!(memo.len, MEMO_LIMIT);
+        assert_eq!(memo.get("stored", "typed"), Some(&false));
+        memo.insert("new".into(), "entry".into(), true);
+        assert_eq!(memo.len, 1);
+        assert_eq!(memo.get("stored", "typed"), None);
+        assert_eq!(memo.get("new", "entry"), Some(&true));
     }
 
     #[test]
