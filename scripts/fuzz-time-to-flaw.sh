@@ -2,8 +2,8 @@
 # How fast the `lockstep` fuzz target finds catalogue flaws: for each FLAW, a fuzz run from an
 # empty corpus against the service with that flaw switched on (`--features flaws`,
 # AUTHCHECK_FUZZ_FLAW), and the seconds to its first crash (shrinking included), or a miss after
-# LIMIT seconds. Compares fuzzing set-ups on the same flaws, e.g. the nightly scoped build against
-# FUZZ_SCOPE=all (every crate instrumented).
+# LIMIT seconds. Compares fuzzing set-ups on the same flaws, e.g. the nightly build against
+# FUZZ_SCOPE=all (every crate instrumented) or FUZZ_TRACE_COMPARES=yes (comparisons traced).
 #
 #   scripts/fuzz-time-to-flaw.sh LIMIT SEED FLAW...
 set -euo pipefail
@@ -16,7 +16,7 @@ shift 2
 cd "$(dirname "$0")/.."
 source scripts/fuzz-env.sh
 fuzz_for lockstep build --features flaws
-echo "scope: $(fuzz_scope lockstep); seed $seed; limit ${limit}s"
+echo "scope: $(fuzz_scope lockstep); compares traced: $(fuzz_compares lockstep); seed $seed; limit ${limit}s"
 for flaw in "$@"; do
     work=$(mktemp -d)
     mkdir "$work/corpus"
