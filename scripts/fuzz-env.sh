@@ -39,9 +39,9 @@ fuzz_scope() {
 # Whether a target's build traces comparisons (`yes`/`no`): libFuzzer turns the operands of the
 # instrumented code's comparisons into mutations. `lockstep` feeds its bytes to the generator,
 # which is not instrumented, so the service's operands (token hashes, stored password hashes,
-# timestamps) rarely mean anything as generator bytes; the tracing cost a quarter of every exec
-# and found no catalogue flaw sooner (README, Numbers). The other targets parse their input
-# bytes directly, where tracing pays.
+# timestamps) rarely mean anything as generator bytes. The tracing cost a quarter of every exec
+# and did not find the catalogue flaws sooner in total (README, Numbers). The other targets parse
+# their input bytes directly, where tracing pays.
 fuzz_compares() {
     if [ -n "${FUZZ_TRACE_COMPARES:-}" ]; then
         echo "$FUZZ_TRACE_COMPARES" # an override, to compare set-ups
