@@ -30,8 +30,7 @@ struct Recording {
 impl Driver for Recording {
     fn apply(&mut self, op: &Op) -> Result<Outcome, DriverError> {
         let outcome = self.inner.apply(op);
-        self.answers
-            .push(self.inner.instance().last_answer().cloned());
+        self.answers.push(self.inner.instance().last_answer());
         outcome
     }
 }

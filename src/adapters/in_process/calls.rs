@@ -3,26 +3,69 @@
 use crate::adapter::{Answer, Request};
 use crate::model::{self, Aal, Grant, Op, Reason, TokenReason};
 use auth::{
-    AuthError, GrantError, LoginOutcome, LogoutScope, MemoryOtpProvider, Service, TokenError,
-    Tokens,
+    AuthError, GrantError, LoginOutcome, LogoutScope, MemoryOtpProvider, Principal, Service,
+    TokenError, Tokens,
 };
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// One protocol call against the service: its answer, and the status and JSON body the HTTP
-/// layer would send (for transcripts).
+/// What the HTTP layer would send for a call: kept as the service returned it and rendered as
+/// JSON only when a transcript asks ([`Shown::render`]). Rendering on every call cost the fuzz
+/// target and every campaign a JSON tree per operation that almost nobody reads.
+#[derive(Debug, Clone)]
+pub(super) enum Shown {
+    Ok { status: u16, body: Body },
+    Err { status: u16, error: AuthError },
+}
+
+/// The body of a successful call.
+#[derive(Debug, Clone)]
+pub(super) enum Body {
+    Empty,
+    Registered { username: String },
+    Challenge { challenge_id: String },
+    Tokens(Tokens),
+    Principal(Principal),
+}
+
+impl Shown {
+    /// The status and JSON body: the value's JSON on success, `{error, reason?}` otherwise.
+    pub(super) fn render(&self) -> (u16, serde_json::Value) {
+        match self {
+            Shown::Ok { status, body } => (*status, body.render()),
+            Shown::Err { status, error } => {
+                let mut body = serde_json::json!({ "error": error.code() });
+                if let Some(reason) = error.reason() {
+                    body["reason"] = reason.into();
+                }
+                (*status, body)
+            }
+        }
+    }
+}
+
+impl Body {
+    fn render(&self) -> serde_json::Value {
+        match self {
+            Body::Empty => serde_json::Value::Null,
+            Body::Registered { username } => serde_json::json!({ "username": username }),
+            Body::Challenge { challenge_id } => {
+                serde_json::json!({ "challenge_id": challenge_id })
+            }
+            Body::Tokens(t) => json(t),
+            Body::Principal(p) => json(p),
+        }
+    }
+}
+
+/// One protocol call against the service: its answer, and what the HTTP layer would send (for
+/// transcripts).
 pub(super) async fn call(
     svc: &Service,
     otp: &MemoryOtpProvider,
     destinations: &AtomicU64,
     request: &Request,
-) -> (Answer, Option<(u16, serde_json::Value)>) {
+) -> (Answer, Option<Shown>) {
     let token = request.token.as_deref().unwrap_or_default();
-    let tokens = |t: &Tokens| Answer::Tokens {
-        session_id: Some(t.session_id.clone()),
-        access: t.access_token.clone(),
-        refresh: t.refresh_token.clone(),
-        aal: aal(t.aal),
-    };
     match &request.op {
         Op::Register {
             user,
@@ -32,8 +75,8 @@ pub(super) async fn call(
             let destination =
                 mfa.then(|| format!("otp:{}", destinations.fetch_add(1, Ordering::SeqCst) + 1));
             let r = svc.register(user, password, destination.as_deref()).await;
-            answer(r, 201, |name| {
-                (Answer::Registered, serde_json::json!({ "username": name }))
+            answer(r, 201, |username| {
+                (Answer::Registered, Body::Registered { username })
             })
         }
         Op::Login {
@@ -45,25 +88,23 @@ pub(super) async fn call(
             match r {
                 Ok(LoginOutcome::MfaRequired { challenge_id }) => {
                     let code = otp.last_sent().map(|(_, code)| code);
-                    let body = serde_json::json!({ "challenge_id": challenge_id });
-                    (
-                        Answer::Challenge {
-                            id: challenge_id,
-                            code,
-                        },
-                        Some((202, body)),
-                    )
+                    let answer = Answer::Challenge {
+                        id: challenge_id.clone(),
+                        code,
+                    };
+                    let body = Body::Challenge { challenge_id };
+                    (answer, Some(Shown::Ok { status: 202, body }))
                 }
-                Ok(LoginOutcome::Issued(t)) => answer(Ok(t), 200, |t| (tokens(&t), json(&t))),
+                Ok(LoginOutcome::Issued(t)) => answer(Ok(t), 200, issued),
                 Err(e) => answer::<Tokens>(Err(e), 200, |_| unreachable!()),
             }
         }
         Op::VerifyMfa { .. } => {
             let code = request.code.as_deref().unwrap_or_default();
             let r = svc.verify_mfa(token, code).await;
-            answer(r, 200, |t| (tokens(&t), json(&t)))
+            answer(r, 200, issued)
         }
-        Op::Refresh { .. } => answer(svc.refresh(token).await, 200, |t| (tokens(&t), json(&t))),
+        Op::Refresh { .. } => answer(svc.refresh(token).await, 200, issued),
         Op::Access { .. } | Op::Sensitive { .. } => {
             let r = if matches!(request.op, Op::Access { .. }) {
                 svc.access(token).await
@@ -71,15 +112,12 @@ pub(super) async fn call(
                 svc.sensitive(token).await
             };
             answer(r, 200, |p| {
-                let body = json(&p);
-                (
-                    Answer::Principal {
-                        username: p.username,
-                        aal: aal(p.aal),
-                        session_id: Some(p.session_id),
-                    },
-                    body,
-                )
+                let answer = Answer::Principal {
+                    username: p.username.clone(),
+                    aal: aal(p.aal),
+                    session_id: Some(p.session_id.clone()),
+                };
+                (answer, Body::Principal(p))
             })
         }
         Op::Reauthenticate { password, .. } => {
@@ -95,9 +133,7 @@ pub(super) async fn call(
         }
         Op::Revoke { .. } => answer(svc.revoke(token).await, 200, done),
         Op::ChangePassword { old, new, .. } => {
-            answer(svc.change_password(token, old, new).await, 200, |t| {
-                (tokens(&t), json(&t))
-            })
+            answer(svc.change_password(token, old, new).await, 200, issued)
         }
         Op::AdminDisable { user } => answer(svc.admin_disable(user).await, 204, done),
         Op::AdminEnable { user } => answer(svc.admin_enable(user).await, 204, done),
@@ -118,32 +154,40 @@ fn json<T: serde::Serialize>(value: &T) -> serde_json::Value {
     serde_json::to_value(value).unwrap_or_default()
 }
 
-fn done(_: ()) -> (Answer, serde_json::Value) {
-    (Answer::Done, serde_json::Value::Null)
+fn done(_: ()) -> (Answer, Body) {
+    (Answer::Done, Body::Empty)
 }
 
-/// The answer to a call, and what the HTTP layer would send: `status` and the value's JSON on
-/// success, the error's status and `{error, reason?}` otherwise.
+/// A token pair as an answer and a body.
+fn issued(t: Tokens) -> (Answer, Body) {
+    let answer = Answer::Tokens {
+        session_id: Some(t.session_id.clone()),
+        access: t.access_token.clone(),
+        refresh: t.refresh_token.clone(),
+        aal: aal(t.aal),
+    };
+    (answer, Body::Tokens(t))
+}
+
+/// The answer to a call, and what the HTTP layer would send: `status` and the value on success,
+/// the error's status and the error otherwise.
 fn answer<T>(
     result: Result<T, AuthError>,
     status: u16,
-    ok: impl FnOnce(T) -> (Answer, serde_json::Value),
-) -> (Answer, Option<(u16, serde_json::Value)>) {
+    ok: impl FnOnce(T) -> (Answer, Body),
+) -> (Answer, Option<Shown>) {
     match result {
         Ok(value) => {
             let (answer, body) = ok(value);
-            (answer, Some((status, body)))
+            (answer, Some(Shown::Ok { status, body }))
         }
-        Err(e) => {
-            let mut body = serde_json::json!({ "error": e.code() });
-            if let Some(reason) = e.reason() {
-                body["reason"] = reason.into();
-            }
-            let answer = match reason(&e) {
+        Err(error) => {
+            let answer = match reason(&error) {
                 Ok(r) => Answer::Rejected(r),
                 Err(m) => Answer::Failed(m),
             };
-            (answer, Some((auth::http::status_of(&e).as_u16(), body)))
+            let status = auth::http::status_of(&error).as_u16();
+            (answer, Some(Shown::Err { status, error }))
         }
     }
 }

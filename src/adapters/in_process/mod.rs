@@ -18,7 +18,7 @@ mod scheduler;
 mod setup;
 
 pub use calls::reason;
-use calls::{call, panic_message};
+use calls::{call, panic_message, Shown};
 use scheduler::Scheduler;
 pub use setup::config;
 use setup::{build, open_store};
@@ -103,8 +103,8 @@ pub struct InProcess {
     /// Refresh tokens handed out so far (a grace retry hands back an old one).
     refresh_seen: HashSet<String>,
     destinations: Arc<AtomicU64>,
-    /// The last answer as the HTTP layer would send it: status and JSON body.
-    last_answer: Option<(u16, serde_json::Value)>,
+    /// The last answer as the HTTP layer would send it.
+    last_answer: Option<Shown>,
 }
 
 impl InProcess {
@@ -159,8 +159,8 @@ impl InProcess {
 
     /// The raw answer to the last request (status and JSON body, as the HTTP API would shape
     /// them), for transcripts; `None` for operations that are not requests (tick, deploy, …).
-    pub fn last_answer(&self) -> Option<&(u16, serde_json::Value)> {
-        self.last_answer.as_ref()
+    pub fn last_answer(&self) -> Option<(u16, serde_json::Value)> {
+        self.last_answer.as_ref().map(Shown::render)
     }
 
     fn redeploy(&mut self, version: Version) -> Result<(), AdapterError> {
