@@ -38,7 +38,7 @@ pub fn isolate_names(ops: &[Op], suffix: &str) -> Vec<Op> {
 pub fn unisolate_outcome(outcome: &mut crate::model::Outcome, suffix: &str) {
     if let crate::model::Outcome::Authorized { user, .. } = outcome {
         if let Some(name) = user.strip_suffix(suffix) {
-            *user = name.to_owned();
+            *user = name.into();
         }
     }
 }
@@ -80,7 +80,7 @@ mod tests {
         };
         unisolate_outcome(&mut o, "-1f-3");
         assert!(
-            matches!(o, crate::model::Outcome::Authorized { ref user, .. } if user == "straße")
+            matches!(o, crate::model::Outcome::Authorized { ref user, .. } if &**user == "straße")
         );
     }
 

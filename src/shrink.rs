@@ -519,7 +519,7 @@ pub(crate) fn plain_account(profile: &Profile, ops: &[Op], i: usize) -> Option<V
             // The challenge of this account the op presents, if any.
             let challenge = match op.token() {
                 Some(Token::Challenge(c))
-                    if state.challenges.get(*c).is_some_and(|ch| ch.user == name) =>
+                    if state.challenges.get(*c).is_some_and(|ch| *ch.user == *name) =>
                 {
                     Some(*c)
                 }

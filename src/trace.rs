@@ -776,7 +776,7 @@ pub fn parse_outcome(words: &[String]) -> Result<Outcome, String> {
             generation: generation(g)?,
         },
         ["authorized", user, a, s] => Outcome::Authorized {
-            user: string(user)?,
+            user: string(user)?.into(),
             aal: aal(a)?,
             session: handle(s, "session#")?,
         },

@@ -86,7 +86,7 @@ fn the_same_trace_runs_twice_against_one_server_with_the_same_outcome() {
         // Reported under the names of the trace, not the names sent: requests and answers.
         assert_eq!(run.steps[2].op, ops[2]);
         assert!(
-            matches!(&run.steps[4].actual, Some(authcheck::model::Outcome::Authorized { user, .. }) if user == "alice"),
+            matches!(&run.steps[4].actual, Some(authcheck::model::Outcome::Authorized { user, .. }) if &**user == "alice"),
             "{:?}",
             run.steps[4].actual
         );

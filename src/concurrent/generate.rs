@@ -174,7 +174,7 @@ fn pick_target(u: &mut Unstructured<'_>, s: &State) -> Result<Target> {
 fn target_of(s: &State, user: &str) -> Target {
     let session = (0..s.sessions.len())
         .rev()
-        .find(|i| s.sessions[*i].user == user && s.live(*i));
+        .find(|i| *s.sessions[*i].user == *user && s.live(*i));
     Target {
         user: user.to_owned(),
         session,
@@ -212,7 +212,7 @@ fn approach(
                 challenge: Token::Challenge(*ch),
                 code: Code::Wrong,
             },
-            s.challenges[*ch].user.clone(),
+            s.challenges[*ch].user.to_string(),
             BranchKind::VerifyWrong,
         ),
         _ => return Ok(None),
@@ -361,7 +361,7 @@ fn open_challenge(s: &State, user: &str) -> Option<Token> {
     let all: Vec<usize> = (0..s.challenges.len()).filter(open).collect();
     all.iter()
         .rev()
-        .find(|c| s.challenges[**c].user == user)
+        .find(|c| *s.challenges[**c].user == *user)
         .or(all.last())
         .map(|c| Token::Challenge(*c))
 }
@@ -414,7 +414,7 @@ fn op_of(u: &mut Unstructured<'_>, s: &State, t: &Target, kind: BranchKind) -> R
         BranchKind::ReauthRight | BranchKind::ReauthWrong => {
             let owner = t
                 .session
-                .map_or_else(|| t.user.clone(), |x| s.sessions[x].user.clone());
+                .map_or_else(|| t.user.clone(), |x| s.sessions[x].user.to_string());
             Op::Reauthenticate {
                 token: access,
                 password: if kind == BranchKind::ReauthRight {
@@ -442,7 +442,7 @@ fn op_of(u: &mut Unstructured<'_>, s: &State, t: &Target, kind: BranchKind) -> R
         BranchKind::ChangePassword | BranchKind::ChangePasswordWrongOld => {
             let owner = t
                 .session
-                .map_or_else(|| t.user.clone(), |x| s.sessions[x].user.clone());
+                .map_or_else(|| t.user.clone(), |x| s.sessions[x].user.to_string());
             Op::ChangePassword {
                 token: access,
                 old: if kind == BranchKind::ChangePassword {

@@ -118,11 +118,11 @@ fn token_user(
     branch: usize,
     keys: &HashMap<(usize, usize), Option<String>>,
 ) -> Option<String> {
-    let session_user = |s: usize| state.sessions.get(s).map(|x| x.user.clone());
+    let session_user = |s: usize| state.sessions.get(s).map(|x| x.user.to_string());
     match t {
         Token::Access(k) => state.access.get(*k).and_then(|a| session_user(a.session)),
         Token::Refresh { session, .. } | Token::ForgedV2 { session, .. } => session_user(*session),
-        Token::Challenge(c) => state.challenges.get(*c).map(|c| c.user.clone()),
+        Token::Challenge(c) => state.challenges.get(*c).map(|c| c.user.to_string()),
         Token::Truncated(inner) => token_user(state, inner, branch, keys),
         Token::Local { op, .. } => keys.get(&(branch, *op)).cloned().flatten(),
         Token::Garbage(_) => None,

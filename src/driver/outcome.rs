@@ -78,7 +78,7 @@ pub fn outcome_of(
             aal,
             session_id,
         } => Outcome::Authorized {
-            user: username.clone(),
+            user: username.as_str().into(),
             aal: *aal,
             session: match session_id {
                 Some(id) => handles.session(id)?,

@@ -53,8 +53,8 @@ pub struct Account {
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Session {
-    /// Canonical username.
-    pub user: String,
+    /// Canonical username (shared with the outcomes that name it).
+    pub user: Text,
     pub aal: Aal,
     pub created_at: u64,
     pub auth_time: u64,
@@ -84,7 +84,7 @@ pub struct AccessToken {
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Challenge {
-    pub user: String,
+    pub user: Text,
     pub created_at: u64,
     pub attempts: u32,
     pub dead: bool,
@@ -233,7 +233,7 @@ impl State {
     /// Creates a session (and its first access token); returns its handle.
     fn create_session(&mut self, user: &str, aal: Aal) -> usize {
         self.sessions.push(Session {
-            user: user.to_owned(),
+            user: user.into(),
             aal,
             created_at: self.now,
             auth_time: self.now,

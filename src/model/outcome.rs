@@ -1,7 +1,7 @@
 //! What an operation answers, abstracted so the model's answer and the service's can be compared
 //! with `==`: handles instead of tokens, canonical usernames, reasons from PROTOCOL.md.
 
-use super::op::OpKind;
+use super::op::{OpKind, Text};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Aal {
@@ -59,7 +59,7 @@ pub enum Outcome {
         generation: u64,
     },
     Authorized {
-        user: String,
+        user: Text,
         aal: Aal,
         session: usize,
     },
