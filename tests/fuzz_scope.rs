@@ -123,9 +123,12 @@ fn fuzz_for_build(target: &str, overrides: &[(&str, &str)]) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
+/// Environment variables set for one `fuzz_for` call.
+type Overrides = &'static [(&'static str, &'static str)];
+
 #[test]
 fn each_target_gets_its_build_and_each_non_default_build_its_own_directory() {
-    let cases: [(&str, &[(&str, &str)], &str); 5] = [
+    let cases: [(&str, Overrides, &str); 5] = [
         (
             "lockstep",
             &[],
