@@ -209,7 +209,7 @@ impl State {
         if account.mfa {
             return self.start_challenge(&name);
         }
-        let session = self.create_session(&name, Aal::Aal1);
+        let session = self.create_session((&*name).into(), Aal::Aal1);
         Outcome::Issued {
             session,
             aal: Aal::Aal1,

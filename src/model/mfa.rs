@@ -52,7 +52,7 @@ impl State {
         if self.accounts.get(&*user).is_none_or(|a| a.disabled) {
             return expired;
         }
-        let session = self.create_session(&user, Aal::Aal2);
+        let session = self.create_session(user, Aal::Aal2);
         Outcome::Issued {
             session,
             aal: Aal::Aal2,

@@ -230,10 +230,10 @@ impl State {
         self.access.len() - 1
     }
 
-    /// Creates a session (and its first access token); returns its handle.
-    fn create_session(&mut self, user: &str, aal: Aal) -> usize {
+    /// Creates a session of `user` (its shared name) and its first access token; returns its handle.
+    fn create_session(&mut self, user: Text, aal: Aal) -> usize {
         self.sessions.push(Session {
-            user: user.into(),
+            user,
             aal,
             created_at: self.now,
             auth_time: self.now,
