@@ -349,7 +349,7 @@ fn refresh_of(s: &State, session: Option<usize>, back: u64) -> Token {
 fn password_of(s: &State, user: &str) -> String {
     s.accounts
         .get(user)
-        .map_or_else(|| PASSWORD.to_owned(), |a| a.password.clone())
+        .map_or_else(|| PASSWORD.to_owned(), |a| a.password.to_string())
 }
 
 /// The latest challenge still open (of the target's account if it has one).

@@ -62,10 +62,7 @@ pub fn one(
         OpKind::Reauthenticate => {
             let token = values::access_token(u, s)?;
             let password = values::password_for_token(u, s, &token)?;
-            Op::Reauthenticate {
-                token,
-                password: password.into(),
-            }
+            Op::Reauthenticate { token, password }
         }
         OpKind::Logout => Op::Logout {
             token: values::access_token(u, s)?,
@@ -82,24 +79,20 @@ pub fn one(
             let token = values::access_token(u, s)?;
             let old = values::password_for_token(u, s, &token)?;
             let new = if u.ratio(1, 5)? {
-                u.choose(values::WEAK_PASSWORDS)?.to_string()
+                values::shared(u.choose(values::WEAK_PASSWORDS)?)
             } else {
-                u.choose(values::PASSWORDS)?.to_string()
+                values::shared(u.choose(values::PASSWORDS)?)
             };
-            Op::ChangePassword {
-                token,
-                old: old.into(),
-                new: new.into(),
-            }
+            Op::ChangePassword { token, old, new }
         }
         OpKind::AdminDisable => Op::AdminDisable {
-            user: values::user_name(u, s)?.into(),
+            user: values::user_name(u, s)?,
         },
         OpKind::AdminEnable => Op::AdminEnable {
-            user: values::user_name(u, s)?.into(),
+            user: values::user_name(u, s)?,
         },
         OpKind::AdminUnlock => Op::AdminUnlock {
-            user: values::user_name(u, s)?.into(),
+            user: values::user_name(u, s)?,
         },
         OpKind::Tick => Op::Tick {
             seconds: time::tick(u, s, recent)?,
@@ -283,11 +276,11 @@ pub fn probe_deadline(
             _ => probe(u, &after, *i)?,
         },
         Subject::Account(name) => Op::Login {
-            user: values::spelling_of(u, name)?.into(),
+            user: values::spelling_of(u, name)?,
             password: if u.ratio(1, 2)? {
-                after.accounts[name].password.as_str().into()
+                after.accounts[name].password.clone()
             } else {
-                "wrong password!".into()
+                values::wrong_password()
             },
             device: u.int_in_range(0..=3)?,
         },
@@ -321,7 +314,7 @@ pub fn approach_limit(u: &mut Unstructured<'_>, s: &State) -> Result<Option<Vec<
     for _ in 0..n {
         ops.push(match (&c.kind, &c.subject) {
             (CounterKind::WrongPasswords, Subject::Account(name)) => Op::Login {
-                user: values::spelling_of(u, name)?.into(),
+                user: values::spelling_of(u, name)?,
                 password: "wrong password!".into(),
                 device: u.int_in_range(0..=3)?,
             },

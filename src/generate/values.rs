@@ -3,8 +3,10 @@
 //! something that must be refused (forged, truncated, cross-typed, garbage tokens).
 
 use crate::model::accounts::canonical;
-use crate::model::{Op, State, Token};
+use crate::model::{Op, State, Text, Token};
 use arbitrary::{Result, Unstructured};
+use rustc_hash::FxHashMap;
+use std::cell::RefCell;
 
 /// Spellings of one account each: every entry of a row has the same canonical form.
 pub const NAMES: &[&[&str]] = &[
@@ -57,6 +59,28 @@ pub const WEAK_PASSWORDS: &[&str] = &[
     "ééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééé",
 ];
 
+/// An entry of this module's tables as a [`Text`], one allocation per entry and thread: every
+/// operation that names it shares it, so what the model works out about it (its PRECIS
+/// preparation) is worked out once, not on every step.
+pub fn shared(entry: &'static str) -> Text {
+    thread_local! {
+        static TEXTS: RefCell<FxHashMap<(usize, usize), Text>> = RefCell::default();
+    }
+    // Keyed by address and length: a table entry is a `'static` literal (two entries may share
+    // an address only as a prefix, so the length tells them apart).
+    TEXTS.with(|t| {
+        t.borrow_mut()
+            .entry((entry.as_ptr() as usize, entry.len()))
+            .or_insert_with(|| entry.into())
+            .clone()
+    })
+}
+
+/// The text every generated wrong password is.
+pub fn wrong_password() -> Text {
+    shared("wrong password!")
+}
+
 const GARBAGE: &[&str] = &[
     "",
     "null",
@@ -74,21 +98,21 @@ const GARBAGE: &[&str] = &[
 /// invalid or over-long one, or arbitrary text; mostly a good password.
 pub fn register(u: &mut Unstructured<'_>, s: &State, mfa_share: (u32, u32)) -> Result<Op> {
     let user = match u.int_in_range(0..=19)? {
-        0 => u.choose(INVALID_NAMES)?.to_string(),
-        1 => "n".repeat(*u.choose(&[256usize, 257, 2000])?),
-        2 => arbitrary_text(u)?,
+        0 => shared(u.choose(INVALID_NAMES)?),
+        1 => "n".repeat(*u.choose(&[256usize, 257, 2000])?).into(),
+        2 => arbitrary_text(u)?.into(),
         // A name with an account already (another spelling): UsernameTaken.
         3..=5 if !s.accounts.is_empty() => spelling_of_existing(u, s)?,
         _ => spelling(u)?,
     };
     let password = match u.int_in_range(0..=9)? {
-        0 => u.choose(WEAK_PASSWORDS)?.to_string(),
-        1 => "w".repeat(129),
-        _ => u.choose(PASSWORDS)?.to_string(),
+        0 => shared(u.choose(WEAK_PASSWORDS)?),
+        1 => "w".repeat(129).into(),
+        _ => shared(u.choose(PASSWORDS)?),
     };
     Ok(Op::Register {
-        user: user.into(),
-        password: password.into(),
+        user,
+        password,
         mfa: mfa_share.0 > 0 && u.ratio(mfa_share.0, mfa_share.1)?,
     })
 }
@@ -104,14 +128,14 @@ pub fn login(u: &mut Unstructured<'_>, s: &State) -> Result<Op> {
         .map(|a| a.password.clone());
     let password = match (right, u.int_in_range(0..=9)?) {
         (Some(right), 0..=5) => right,
-        (Some(right), 6) => with_other_tail(&right),
-        (Some(right), 7) => format!("{right}x"),
-        (_, 8) => u.choose(PASSWORDS)?.to_string(),
-        _ => "wrong password!".to_string(),
+        (Some(right), 6) => with_other_tail(&right).into(),
+        (Some(right), 7) => format!("{right}x").into(),
+        (_, 8) => shared(u.choose(PASSWORDS)?),
+        _ => wrong_password(),
     };
     Ok(Op::Login {
-        user: user.into(),
-        password: password.into(),
+        user,
+        password,
         device: u.int_in_range(0..=3)?,
     })
 }
@@ -124,12 +148,12 @@ pub fn with_other_tail(password: &str) -> String {
     p
 }
 
-pub fn spelling(u: &mut Unstructured<'_>) -> Result<String> {
+pub fn spelling(u: &mut Unstructured<'_>) -> Result<Text> {
     let row = u.choose(NAMES)?;
-    Ok(u.choose(row)?.to_string())
+    Ok(shared(u.choose(row)?))
 }
 
-pub fn spelling_of_existing(u: &mut Unstructured<'_>, s: &State) -> Result<String> {
+pub fn spelling_of_existing(u: &mut Unstructured<'_>, s: &State) -> Result<Text> {
     let names: Vec<&String> = s.accounts.keys().collect();
     let Ok(name) = u.choose(&names) else {
         return spelling(u);
@@ -138,10 +162,10 @@ pub fn spelling_of_existing(u: &mut Unstructured<'_>, s: &State) -> Result<Strin
 }
 
 /// A spelling of the account `name`: another entry of its row of [`NAMES`] when it has one.
-pub fn spelling_of(u: &mut Unstructured<'_>, name: &str) -> Result<String> {
+pub fn spelling_of(u: &mut Unstructured<'_>, name: &str) -> Result<Text> {
     match rows().get(name) {
-        Some(row) => Ok(u.choose(row)?.to_string()),
-        None => Ok(name.to_owned()),
+        Some(row) => Ok(shared(u.choose(row)?)),
+        None => Ok(name.into()),
     }
 }
 
@@ -162,9 +186,9 @@ fn rows() -> &'static std::collections::HashMap<String, &'static [&'static str]>
     })
 }
 
-pub fn user_name(u: &mut Unstructured<'_>, s: &State) -> Result<String> {
+pub fn user_name(u: &mut Unstructured<'_>, s: &State) -> Result<Text> {
     match u.int_in_range(0..=9)? {
-        0 => Ok(u.choose(INVALID_NAMES)?.to_string()),
+        0 => Ok(shared(u.choose(INVALID_NAMES)?)),
         1 | 2 => spelling(u),
         _ => spelling_of_existing(u, s),
     }
@@ -180,7 +204,7 @@ pub fn arbitrary_text(u: &mut Unstructured<'_>) -> Result<String> {
 }
 
 /// The right password of the token's owner most of the time, a wrong one otherwise.
-pub fn password_for_token(u: &mut Unstructured<'_>, s: &State, token: &Token) -> Result<String> {
+pub fn password_for_token(u: &mut Unstructured<'_>, s: &State, token: &Token) -> Result<Text> {
     let right = match token {
         Token::Access(k) => s
             .access
@@ -191,8 +215,8 @@ pub fn password_for_token(u: &mut Unstructured<'_>, s: &State, token: &Token) ->
     };
     Ok(match right {
         Some(p) if u.ratio(3, 4)? => p,
-        Some(p) if u.ratio(1, 2)? => with_other_tail(&p),
-        _ => "wrong password!".to_string(),
+        Some(p) if u.ratio(1, 2)? => with_other_tail(&p).into(),
+        _ => wrong_password(),
     })
 }
 

@@ -5,12 +5,13 @@
 //! OpaqueString). The model takes that preparation from the `precis-profiles` crate directly:
 //! RFC 8265 is the normative definition PROTOCOL.md §3 points to.
 
+use super::Text;
 use super::{Aal, Account, Outcome, Reason, State};
 use precis_core::profile::PrecisFastInvocation;
 use precis_profiles::{OpaqueString, UsernameCaseMapped};
 use rustc_hash::FxHashMap;
 use std::cell::RefCell;
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// Longest canonical username, in bytes, and longest raw input considered (README decisions).
 pub const MAX_USERNAME_BYTES: usize = 256;
@@ -32,11 +33,11 @@ pub fn prepared(password: &str) -> Option<String> {
 /// A prepared string, copied only when preparation changed it (the lockstep's hot path
 /// prepares a name or password on most steps).
 #[derive(Debug, Clone)]
-enum Prepared<'a> {
+pub(super) enum Prepared<'a> {
     /// The input was already in its prepared form.
     AsTyped(&'a str),
     /// What preparation made of it.
-    Mapped(Rc<str>),
+    Mapped(Text),
 }
 
 impl std::ops::Deref for Prepared<'_> {
@@ -47,6 +48,27 @@ impl std::ops::Deref for Prepared<'_> {
             Prepared::AsTyped(s) => s,
             Prepared::Mapped(s) => s,
         }
+    }
+}
+
+impl Prepared<'_> {
+    /// The prepared text to keep, given the `typed` text it was prepared from: the typed text
+    /// itself (shared, not copied) when preparation left it as it was.
+    pub(super) fn keep(self, typed: &Text) -> Text {
+        match self {
+            Prepared::AsTyped(_) => typed.clone(),
+            Prepared::Mapped(m) => m,
+        }
+    }
+
+    /// Whether this, prepared from `typed`, is `stored` (the same shared text is equal without
+    /// comparing 512 bytes).
+    fn is(&self, typed: &Text, stored: &Text) -> bool {
+        let same = match self {
+            Prepared::AsTyped(_) => Arc::ptr_eq(typed, stored),
+            Prepared::Mapped(m) => Arc::ptr_eq(m, stored),
+        };
+        same || **self == **stored
     }
 }
 
@@ -92,19 +114,50 @@ fn prepared_ref(password: &str) -> Option<Prepared<'_>> {
     })
 }
 
-type Memo = RefCell<FxHashMap<Box<str>, Option<Rc<str>>>>;
+/// [`canonical_ref`] of an operation's text.
+fn canonical_text(user: &Text) -> Option<Prepared<'_>> {
+    by_text(&CANONICAL_BY_TEXT, user, canonical_ref)
+}
+
+/// [`prepared_ref`] of an operation's text.
+pub(super) fn prepared_text(password: &Text) -> Option<Prepared<'_>> {
+    by_text(&PREPARED_BY_TEXT, password, prepared_ref)
+}
+
+/// Names a profile with `usernames = "exact-ascii"` accepts.
+fn exact_ascii(user: &str) -> bool {
+    (1..=150).contains(&user.len())
+        && user
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._@+-".contains(&b))
+}
+
+type Memo = RefCell<FxHashMap<Box<str>, Option<Text>>>;
+
+/// Answers per shared text, keyed by its address. Each entry holds a clone of its text, so the
+/// address stays that text's for as long as the entry lives. The answer: `None` disallowed,
+/// `Some(None)` prepared as typed, `Some(Some(p))` prepared to `p`.
+type ByText = RefCell<FxHashMap<usize, (Text, Option<Option<Text>>)>>;
+
+/// Entries a memo keeps before it starts over (hostile inputs are mostly one-offs).
+const MEMO_LIMIT: usize = 4096;
 
 thread_local! {
     // PRECIS preparation is a pure function of its input; remembering answers keeps the model
     // pure and takes it off the lockstep's hot path (generated traces reuse a few names).
     static CANONICAL: Memo = Memo::default();
     static PREPARED: Memo = Memo::default();
+    // The generator builds its operations from shared texts (one allocation per name or
+    // password of its tables), so most texts the model prepares are found here by address,
+    // without hashing or comparing them: a 128-emoji password is 512 bytes.
+    static CANONICAL_BY_TEXT: ByText = ByText::default();
+    static PREPARED_BY_TEXT: ByText = ByText::default();
 }
 
 fn memo<'a>(
     table: &'static std::thread::LocalKey<Memo>,
     input: &'a str,
-    compute: impl FnOnce(&str) -> Option<Rc<str>>,
+    compute: impl FnOnce(&str) -> Option<Text>,
 ) -> Option<Prepared<'a>> {
     let answer = table.with(|t| {
         if let Some(hit) = t.borrow().get(input) {
@@ -112,8 +165,8 @@ fn memo<'a>(
         }
         let answer = compute(input);
         let mut t = t.borrow_mut();
-        if t.len() > 4096 {
-            t.clear(); // bounded: hostile inputs are mostly one-offs
+        if t.len() > MEMO_LIMIT {
+            t.clear();
         }
         t.insert(input.into(), answer.clone());
         answer
@@ -122,6 +175,41 @@ fn memo<'a>(
     Some(match &*answer == input {
         true => Prepared::AsTyped(input),
         false => Prepared::Mapped(answer),
+    })
+}
+
+/// `prepare(input)`, remembered by the text's address when the text is shared (a text nobody
+/// else holds is a one-off: remembering it would only keep it alive).
+fn by_text<'a>(
+    table: &'static std::thread::LocalKey<ByText>,
+    input: &'a Text,
+    prepare: fn(&str) -> Option<Prepared<'_>>,
+) -> Option<Prepared<'a>> {
+    if Arc::strong_count(input) == 1 {
+        return prepare(input);
+    }
+    let address = Arc::as_ptr(input) as *const u8 as usize;
+    let known = table.with(|t| t.borrow().get(&address).map(|(_, answer)| answer.clone()));
+    let answer = match known {
+        Some(answer) => answer,
+        None => {
+            let answer = prepare(input).map(|p| match p {
+                Prepared::AsTyped(_) => None,
+                Prepared::Mapped(m) => Some(m),
+            });
+            table.with(|t| {
+                let mut t = t.borrow_mut();
+                if t.len() > MEMO_LIMIT {
+                    t.clear();
+                }
+                t.insert(address, (input.clone(), answer.clone()));
+            });
+            answer
+        }
+    };
+    Some(match answer? {
+        None => Prepared::AsTyped(input),
+        Some(mapped) => Prepared::Mapped(mapped),
     })
 }
 
@@ -137,22 +225,29 @@ impl State {
         match self.choices.usernames {
             super::profile::Usernames::Precis => canonical_ref(user),
             super::profile::Usernames::ExactAscii => {
-                let ok = (1..=150).contains(&user.len())
-                    && user
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b"._@+-".contains(&b));
-                ok.then_some(Prepared::AsTyped(user))
+                exact_ascii(user).then_some(Prepared::AsTyped(user))
             }
         }
     }
 
-    pub(super) fn register(&mut self, user: &str, password: &str, mfa: bool) -> Outcome {
-        let Some(name) = self.account_key(user) else {
+    /// [`State::account_key`] of an operation's text.
+    fn account_key_text<'a>(&self, user: &'a Text) -> Option<Prepared<'a>> {
+        match self.choices.usernames {
+            super::profile::Usernames::Precis => canonical_text(user),
+            super::profile::Usernames::ExactAscii => {
+                exact_ascii(user).then_some(Prepared::AsTyped(user))
+            }
+        }
+    }
+
+    pub(super) fn register(&mut self, user: &Text, typed: &Text, mfa: bool) -> Outcome {
+        let Some(name) = self.account_key_text(user) else {
             return Outcome::Rejected(Reason::InvalidUsername);
         };
-        let Some(password) = prepared(password) else {
+        let Some(password) = prepared_text(typed) else {
             return Outcome::Rejected(Reason::WeakPassword);
         };
+        let password = password.keep(typed);
         if self.accounts.contains_key(&*name) {
             return Outcome::Rejected(Reason::UsernameTaken);
         }
@@ -170,10 +265,10 @@ impl State {
     }
 
     /// Rule 9 order: unknown user → locked → wrong password (counted) → disabled → MFA.
-    pub(super) fn login(&mut self, user: &str, password: &str) -> Outcome {
+    pub(super) fn login(&mut self, user: &Text, password: &Text) -> Outcome {
         use super::profile::Lockout;
         let (now, p, lockout) = (self.now, self.params, self.choices.lockout);
-        let Some(name) = self.account_key(user) else {
+        let Some(name) = self.account_key_text(user) else {
             return Outcome::Rejected(Reason::InvalidCredentials);
         };
         let Some(account) = self.accounts.get_mut(&*name) else {
@@ -190,7 +285,7 @@ impl State {
             account.locked_until = None;
             account.failures = 0;
         }
-        if prepared_ref(password).as_deref() != Some(account.password.as_str()) {
+        if !prepared_text(password).is_some_and(|p| p.is(password, &account.password)) {
             if lockout == Lockout::None {
                 return Outcome::Rejected(Reason::InvalidCredentials);
             }
@@ -206,10 +301,11 @@ impl State {
         if account.disabled {
             return Outcome::Rejected(Reason::Disabled);
         }
+        let name = name.keep(user);
         if account.mfa {
-            return self.start_challenge(&name);
+            return self.start_challenge(name);
         }
-        let session = self.create_session((&*name).into(), Aal::Aal1);
+        let session = self.create_session(name, Aal::Aal1);
         Outcome::Issued {
             session,
             aal: Aal::Aal1,
@@ -217,13 +313,13 @@ impl State {
     }
 
     /// Whether `password` is the account's password (no counting: only Login counts).
-    pub(super) fn password_matches(&self, user: &str, password: &str) -> bool {
+    pub(super) fn password_matches(&self, user: &str, password: &Text) -> bool {
         self.accounts
             .get(user)
-            .is_some_and(|a| prepared_ref(password).as_deref() == Some(a.password.as_str()))
+            .is_some_and(|a| prepared_text(password).is_some_and(|p| p.is(password, &a.password)))
     }
 
-    pub(super) fn admin_disable(&mut self, user: &str) -> Outcome {
+    pub(super) fn admin_disable(&mut self, user: &Text) -> Outcome {
         let Some(name) = self.known(user) else {
             return Outcome::Rejected(Reason::UnknownUser);
         };
@@ -242,25 +338,25 @@ impl State {
         Outcome::Done
     }
 
-    pub(super) fn admin_enable(&mut self, user: &str) -> Outcome {
+    pub(super) fn admin_enable(&mut self, user: &Text) -> Outcome {
         self.with_account(user, |a| a.disabled = false)
     }
 
-    pub(super) fn admin_unlock(&mut self, user: &str) -> Outcome {
+    pub(super) fn admin_unlock(&mut self, user: &Text) -> Outcome {
         self.with_account(user, |a| {
             a.failures = 0;
             a.locked_until = None;
         })
     }
 
-    fn known<'a>(&self, user: &'a str) -> Option<Prepared<'a>> {
-        self.account_key(user)
+    fn known<'a>(&self, user: &'a Text) -> Option<Prepared<'a>> {
+        self.account_key_text(user)
             .filter(|name| self.accounts.contains_key(&**name))
     }
 
-    fn with_account(&mut self, user: &str, change: impl FnOnce(&mut Account)) -> Outcome {
+    fn with_account(&mut self, user: &Text, change: impl FnOnce(&mut Account)) -> Outcome {
         match self
-            .account_key(user)
+            .account_key_text(user)
             .and_then(|name| self.accounts.get_mut(&*name))
         {
             Some(account) => {
@@ -320,6 +416,35 @@ mod tests {
                 let input = c.to_string().repeat(len);
                 assert_eq!(ours(&input), by_crate(&input), "{c:?} × {len}");
             }
+        }
+    }
+
+    #[test]
+    fn a_shared_text_is_prepared_as_its_content_is() {
+        let inputs = [
+            "alice",
+            "Alice",
+            "ＡＬＩＣＥ",
+            "İpek",
+            "Straße",
+            "e\u{301}milie",
+            "two words",
+            "",
+            "correct horse battery",
+            "pässwörd ünïcödé",
+            "short",
+            "\u{200B}",
+            "Ⅸ",
+        ];
+        for input in inputs {
+            let text: Text = input.into();
+            let held = text.clone(); // shared: answers are remembered by address
+            for round in ["first", "remembered"] {
+                let name = canonical_text(&text).map(|p| p.to_string());
+                let password = prepared_text(&text).map(|p| p.to_string());
+                assert_eq!((name, password), by_crate(input), "{input:?}, {round}");
+            }
+            drop(held);
         }
     }
 

@@ -10,12 +10,12 @@ use super::{Aal, Challenge, Code, Outcome, Reason, State, Token, Upstream};
 
 impl State {
     /// Login reached the MFA step: the provider sends a code (or fails closed).
-    pub(super) fn start_challenge(&mut self, user: &str) -> Outcome {
+    pub(super) fn start_challenge(&mut self, user: super::Text) -> Outcome {
         if self.upstream != Upstream::Up {
             return Outcome::Rejected(Reason::UpstreamUnavailable);
         }
         self.challenges.push(Challenge {
-            user: user.into(),
+            user,
             created_at: self.now,
             attempts: 0,
             dead: false,

@@ -42,8 +42,9 @@ use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Account {
-    /// The OpaqueString-prepared password.
-    pub password: String,
+    /// The OpaqueString-prepared password (shared with the operation that set it, when
+    /// preparation left it as typed).
+    pub password: Text,
     pub mfa: bool,
     pub disabled: bool,
     /// Consecutive wrong passwords (always below the threshold: reaching it locks and resets).
@@ -215,7 +216,7 @@ impl State {
     }
 
     /// Issues a new access token for `session` and returns its handle.
-    fn issue_access(&mut self, session: usize) -> usize {
+    pub(super) fn issue_access(&mut self, session: usize) -> usize {
         let (epoch, generation) = {
             let s = &self.sessions[session];
             (s.access_epoch, s.generation)
@@ -231,7 +232,7 @@ impl State {
     }
 
     /// Creates a session of `user` (its shared name) and its first access token; returns its handle.
-    fn create_session(&mut self, user: Text, aal: Aal) -> usize {
+    pub(super) fn create_session(&mut self, user: Text, aal: Aal) -> usize {
         self.sessions.push(Session {
             user,
             aal,

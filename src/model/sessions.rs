@@ -2,7 +2,7 @@
 //! logout scopes and password change (rules 1, 5), RFC 7009 revocation (rule 10).
 
 use super::deadlines::{liveness, valid};
-use super::{Grant, Outcome, Reason, Scope, State, Token, TokenReason};
+use super::{Grant, Outcome, Reason, Scope, State, Text, Token, TokenReason};
 
 impl State {
     /// The session an access token speaks for, if it is valid now.
@@ -113,7 +113,7 @@ impl State {
     }
 
     /// Proves the password again: `auth_time = now`; nothing rotates; no failure is counted.
-    pub(super) fn reauthenticate(&mut self, token: &Token, password: &str) -> Outcome {
+    pub(super) fn reauthenticate(&mut self, token: &Token, password: &Text) -> Outcome {
         let session = match self.authorize(token) {
             Ok(s) => s,
             Err(r) => return Outcome::Rejected(Reason::Unauthorized(r)),
@@ -235,7 +235,7 @@ impl State {
     /// Rule 1 and 5: order unauthorized → wrong old password → weak new password. On success the
     /// current session moves to a new generation with no grace, every access token issued before
     /// is revoked (a new epoch), every other session of the user is revoked.
-    pub(super) fn change_password(&mut self, token: &Token, old: &str, new: &str) -> Outcome {
+    pub(super) fn change_password(&mut self, token: &Token, old: &Text, new: &Text) -> Outcome {
         let session = match self.authorize(token) {
             Ok(s) => s,
             Err(r) => return Outcome::Rejected(Reason::Unauthorized(r)),
@@ -244,7 +244,7 @@ impl State {
         if !self.password_matches(&user, old) {
             return Outcome::Rejected(Reason::InvalidCredentials);
         }
-        let Some(new) = super::accounts::prepared(new) else {
+        let Some(new) = super::accounts::prepared_text(new).map(|p| p.keep(new)) else {
             return Outcome::Rejected(Reason::WeakPassword);
         };
         if let Some(account) = self.accounts.get_mut(&*user) {
