@@ -416,8 +416,7 @@ fn run_on_shared_server(
     let suffix = fresh_suffix();
     let renamed = isolate_names(ops, &suffix);
     let mut run = run_as_given(target, profile, token_seed, &renamed, coverage);
-    for (step, op) in run.steps.iter_mut().zip(ops) {
-        step.op = op.clone();
+    for step in &mut run.steps {
         unisolate_outcome(&mut step.expected, &suffix);
         if let Some(actual) = &mut step.actual {
             unisolate_outcome(actual, &suffix);

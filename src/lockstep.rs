@@ -7,10 +7,10 @@ use crate::coverage::Coverage;
 use crate::driver::{Driver, DriverError};
 use crate::model::{invariants, Op, Outcome, Params, Profile, State};
 
-/// One step as it ran.
+/// One step as it ran: step `i` of a [`Run`] is the `i`-th of the operations it ran (the
+/// record holds no copy of them: a run is read beside its operations).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StepRecord {
-    pub op: Op,
     pub expected: Outcome,
     /// The service's answer (`None` when it could not be abstracted, see the failure, or
     /// when the request was lost in a crash).
@@ -66,7 +66,7 @@ impl Failure {
     }
 }
 
-/// A whole run: every step up to and including the failing one.
+/// A whole run: every step up to and including the failing one (`steps[i]` ran `ops[i]`).
 #[derive(Debug, Clone, Default)]
 pub struct Run {
     pub steps: Vec<StepRecord>,
@@ -108,9 +108,9 @@ pub fn run_with(
         steps: Vec::with_capacity(ops.len()),
         failure: None,
     };
-    let mut before = invariants::Snapshot::default();
+    // The invariants' view of the state before each step (`check` moves it on).
+    let mut before = invariants::Snapshot::of(&state);
     for (i, op) in ops.iter().enumerate() {
-        before.retake(&state);
         let request = Control::of(op).is_none();
         let before_crash = (crash_armed && request).then(|| (state.clone(), others.clone()));
         // Coverage looks at the state before and after (only when a campaign asks for it).
@@ -126,7 +126,7 @@ pub fn run_with(
                 c.record_limit(limit, op.kind());
             }
         }
-        if let Err(m) = invariants::check(&before, op, &expected, &state) {
+        if let Err(m) = invariants::check(&mut before, op, &expected, &state) {
             return finish(out, i, op, expected, None, Actual::Invariant(m), None);
         }
         let answer = driver.apply(op);
@@ -149,6 +149,7 @@ pub fn run_with(
                 }
                 state = all.remove(0);
                 others = dedup(all, &state);
+                before.retake(&state);
                 None
             }
             (Ok(actual), _) => {
@@ -159,6 +160,7 @@ pub fn run_with(
                         Some(k) => {
                             std::mem::swap(&mut state, &mut others[k]);
                             std::mem::swap(&mut expected, &mut other_expected[k]);
+                            before.retake(&state);
                         }
                         None => {
                             let failed = Actual::Outcome(actual.clone());
@@ -184,7 +186,6 @@ pub fn run_with(
             }
         };
         out.steps.push(StepRecord {
-            op: op.clone(),
             expected,
             actual,
             served_by: driver.served_by(),
@@ -210,7 +211,6 @@ fn finish(
         actual: failed,
     });
     out.steps.push(StepRecord {
-        op: op.clone(),
         expected,
         actual,
         served_by,

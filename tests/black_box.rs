@@ -83,8 +83,9 @@ fn the_same_trace_runs_twice_against_one_server_with_the_same_outcome() {
             "attempt {attempt}: {:?}",
             run.failure
         );
-        // Reported under the names of the trace, not the names sent: requests and answers.
-        assert_eq!(run.steps[2].op, ops[2]);
+        // Answers are reported under the names of the trace, not the names sent (a run's record
+        // holds no requests: step i ran ops[i]).
+        assert_eq!(run.steps.len(), ops.len());
         assert!(
             matches!(&run.steps[4].actual, Some(authcheck::model::Outcome::Authorized { user, .. }) if &**user == "alice"),
             "{:?}",

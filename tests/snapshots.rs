@@ -41,12 +41,14 @@ fn transcript(trace: &Trace, store: StoreKind) -> Vec<Step> {
         inner: in_process(store, params, 0, None).unwrap(),
         answers: Vec::new(),
     };
-    let run = lockstep::run(&mut driver, params, &trace.ops(), None);
+    let ops = trace.ops();
+    let run = lockstep::run(&mut driver, params, &ops, None);
     run.steps
         .iter()
+        .zip(&ops)
         .zip(driver.answers)
-        .map(|(step, answer)| Step {
-            op: step.op.to_string(),
+        .map(|((step, op), answer)| Step {
+            op: op.to_string(),
             model: step.expected.to_string(),
             service: step
                 .actual

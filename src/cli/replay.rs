@@ -150,7 +150,7 @@ fn replay_sequential(
     // After a request lost in a crash the model follows every explanation, and the file's
     // expectations (one of them) no longer say what must happen.
     let mut after_lost = false;
-    for (i, step) in run.steps.iter().enumerate() {
+    for (i, (step, op)) in run.steps.iter().zip(&ops).enumerate() {
         let failed = run.failure.as_ref().is_some_and(|f| f.step == i);
         let lost = step.actual.is_none() && !failed;
         let service = match &step.actual {
@@ -158,12 +158,7 @@ fn replay_sequential(
             None if lost => "— (lost in the crash: either outcome is accepted)".to_owned(),
             None => "—".to_owned(),
         };
-        println!(
-            "{:>4} {} {}",
-            i + 1,
-            if failed { "ERR" } else { "ok " },
-            step.op
-        );
+        println!("{:>4} {} {}", i + 1, if failed { "ERR" } else { "ok " }, op);
         println!("       model:   {}", step.expected);
         println!("       service: {service}");
         if let Some(note) = &step.served_by {
@@ -214,9 +209,10 @@ fn replay_sequential(
     let steps: Vec<html::sequence::StepInput> = run
         .steps
         .iter()
+        .zip(&ops)
         .enumerate()
-        .map(|(i, step)| html::sequence::StepInput {
-            op: step.op.clone(),
+        .map(|(i, (step, op))| html::sequence::StepInput {
+            op: op.clone(),
             expected: step.expected.to_string(),
             actual: match (&step.actual, &run.failure) {
                 (_, Some(f)) if f.step == i => Some(f.actual.to_string()),

@@ -3,8 +3,9 @@
 
 use super::{Aal, Op, Outcome, State};
 
-/// What the invariants need of the state before a step: cheap to take (no strings, no maps), so
-/// checking every step costs little next to the service.
+/// What the invariants need of the state before a step: cheap to keep (no strings, no maps), so
+/// checking every step costs little next to the service. [`check`] moves it on to the state
+/// after the step as it goes, so the lockstep loop walks the sessions once per step.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Snapshot {
     now: u64,
@@ -20,6 +21,17 @@ struct SessionMark {
     aal: Aal,
 }
 
+impl SessionMark {
+    fn of(s: &super::Session) -> Self {
+        SessionMark {
+            revoked: s.revoked,
+            generation: s.generation,
+            access_epoch: s.access_epoch,
+            aal: s.aal,
+        }
+    }
+}
+
 impl Snapshot {
     pub fn of(state: &State) -> Self {
         let mut snapshot = Snapshot::default();
@@ -27,27 +39,38 @@ impl Snapshot {
         snapshot
     }
 
-    /// Takes `state` again, reusing this snapshot's memory (one per step in the lockstep loop).
+    /// Takes `state` again, reusing this snapshot's memory (when the loop's state is replaced
+    /// by another explanation of the service's answers).
     pub fn retake(&mut self, state: &State) {
         self.now = state.now;
         self.access = state.access.len();
         self.sessions.clear();
         self.sessions
-            .extend(state.sessions.iter().map(|s| SessionMark {
-                revoked: s.revoked,
-                generation: s.generation,
-                access_epoch: s.access_epoch,
-                aal: s.aal,
-            }));
+            .extend(state.sessions.iter().map(SessionMark::of));
     }
 }
 
-/// Checks one transition `before --op/outcome--> after`.
-pub fn check(before: &Snapshot, op: &Op, outcome: &Outcome, after: &State) -> Result<(), String> {
+/// Checks one transition `before --op/outcome--> after`, and on success leaves `before` a
+/// snapshot of `after` (on failure it is left part way: take it again before using it).
+pub fn check(
+    before: &mut Snapshot,
+    op: &Op,
+    outcome: &Outcome,
+    after: &State,
+) -> Result<(), String> {
     if after.now < before.now {
         return Err("time went backwards".into());
     }
-    for (i, (b, a)) in before.sessions.iter().zip(&after.sessions).enumerate() {
+    if after.sessions.len() < before.sessions.len() {
+        return Err("sessions were forgotten".into());
+    }
+    // A revoked session that authorised a call: judged on the state before the step.
+    if let Outcome::Authorized { session, .. } = outcome {
+        if before.sessions.get(*session).is_some_and(|s| s.revoked) {
+            return Err(format!("revoked session #{session} authorised a call"));
+        }
+    }
+    for (i, (b, a)) in before.sessions.iter_mut().zip(&after.sessions).enumerate() {
         if b.revoked && !a.revoked {
             return Err(format!("session #{i} came back from revocation"));
         }
@@ -57,6 +80,7 @@ pub fn check(before: &Snapshot, op: &Op, outcome: &Outcome, after: &State) -> Re
         if a.aal != b.aal {
             return Err(format!("session #{i} changed its assurance level"));
         }
+        *b = SessionMark::of(a);
     }
     let new_sessions = &after.sessions[before.sessions.len()..];
     let expected_aal = match (op, outcome) {
@@ -78,11 +102,6 @@ pub fn check(before: &Snapshot, op: &Op, outcome: &Outcome, after: &State) -> Re
     if grants_nothing && after.access.len() != before.access {
         return Err(format!("{outcome:?} granted an access token"));
     }
-    if let Outcome::Authorized { session, .. } = outcome {
-        if before.sessions[*session].revoked {
-            return Err(format!("revoked session #{session} authorised a call"));
-        }
-    }
     for (name, account) in &after.accounts {
         if account.failures >= after.params.lockout_threshold {
             return Err(format!(
@@ -91,5 +110,178 @@ pub fn check(before: &Snapshot, op: &Op, outcome: &Outcome, after: &State) -> Re
             ));
         }
     }
+    before
+        .sessions
+        .extend(new_sessions.iter().map(SessionMark::of));
+    before.now = after.now;
+    before.access = after.access.len();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Params, Reason, Token};
+
+    /// A state with alice registered and logged in once (session #0, access #0).
+    fn logged_in() -> State {
+        let mut s = State::new(Params::default());
+        s.apply(&Op::Register {
+            user: "alice".into(),
+            password: "correct horse battery".into(),
+            mfa: false,
+        });
+        s.apply(&Op::Login {
+            user: "alice".into(),
+            password: "correct horse battery".into(),
+            device: 0,
+        });
+        s
+    }
+
+    fn access() -> Op {
+        Op::Access {
+            token: Token::Access(0),
+        }
+    }
+
+    /// `check` of a step from [`logged_in`] changed by `before` to [`logged_in`] changed by
+    /// `after`, answering `outcome`.
+    fn judge(
+        before: fn(&mut State),
+        after: fn(&mut State),
+        op: Op,
+        outcome: Outcome,
+    ) -> Result<(), String> {
+        let (mut b, mut a) = (logged_in(), logged_in());
+        before(&mut b);
+        after(&mut a);
+        check(&mut Snapshot::of(&b), &op, &outcome, &a)
+    }
+
+    fn same(_: &mut State) {}
+
+    /// A change to the state before, one to the state after, the step between them, and what
+    /// the report must say.
+    type Case = (fn(&mut State), fn(&mut State), Op, Outcome, &'static str);
+
+    #[test]
+    fn an_unchanged_state_passes() {
+        assert_eq!(judge(same, same, Op::Restart, Outcome::Ok), Ok(()));
+    }
+
+    #[test]
+    fn each_broken_rule_is_reported() {
+        let login = Op::Login {
+            user: "alice".into(),
+            password: "correct horse battery".into(),
+            device: 0,
+        };
+        let authorized = Outcome::Authorized {
+            user: "alice".into(),
+            aal: Aal::Aal1,
+            session: 0,
+        };
+        let issued = Outcome::Issued {
+            session: 1,
+            aal: Aal::Aal1,
+        };
+        let refused = Outcome::Rejected(Reason::InvalidCredentials);
+        let revoked: fn(&mut State) = |s| s.sessions[0].revoked = true;
+        let cases: [Case; 10] = [
+            (
+                |s| s.now = 5,
+                same,
+                Op::Restart,
+                Outcome::Ok,
+                "time went backwards",
+            ),
+            (
+                same,
+                |s| s.sessions.clear(),
+                Op::Restart,
+                Outcome::Ok,
+                "forgotten",
+            ),
+            (
+                revoked,
+                same,
+                Op::Restart,
+                Outcome::Ok,
+                "came back from revocation",
+            ),
+            (
+                revoked,
+                revoked,
+                access(),
+                authorized,
+                "revoked session #0 authorised",
+            ),
+            (
+                |s| s.sessions[0].generation = 2,
+                same,
+                Op::Restart,
+                Outcome::Ok,
+                "went back a generation",
+            ),
+            (
+                |s| s.sessions[0].access_epoch = 1,
+                same,
+                Op::Restart,
+                Outcome::Ok,
+                "or epoch",
+            ),
+            (
+                same,
+                |s| s.sessions[0].aal = Aal::Aal2,
+                Op::Restart,
+                Outcome::Ok,
+                "changed its assurance level",
+            ),
+            (same, same, login.clone(), issued, "created 0 sessions"),
+            (
+                same,
+                |s| {
+                    s.issue_access(0);
+                },
+                login,
+                refused,
+                "granted an access token",
+            ),
+            (
+                same,
+                |s| s.accounts.get_mut("alice").unwrap().failures = 5,
+                Op::Restart,
+                Outcome::Ok,
+                "at or over the threshold",
+            ),
+        ];
+        for (before, after, op, outcome, says) in cases {
+            match judge(before, after, op, outcome) {
+                Err(m) => assert!(m.contains(says), "{m:?} should say {says:?}"),
+                Ok(()) => panic!("a broken transition passed (expected {says:?})"),
+            }
+        }
+        let two: fn(&mut State) = |s| {
+            let user = s.sessions[0].user.clone();
+            s.create_session(user, Aal::Aal1);
+        };
+        assert!(judge(same, two, Op::Restart, Outcome::Ok)
+            .is_err_and(|m| m.contains("created 1 sessions")));
+    }
+
+    #[test]
+    fn a_passing_check_leaves_the_snapshot_of_the_state_after() {
+        // Every step of generated traces: the snapshot `check` moves on is the one taken afresh.
+        for seed in 0..40 {
+            let ops = crate::campaign::case_ops(seed, Params::default(), 60);
+            let mut state = State::new(Params::default());
+            let mut marks = Snapshot::of(&state);
+            for op in &ops {
+                let outcome = state.apply(op);
+                assert_eq!(check(&mut marks, op, &outcome, &state), Ok(()), "{op:?}");
+                assert_eq!(marks, Snapshot::of(&state), "seed {seed}, after {op:?}");
+            }
+        }
+    }
 }
