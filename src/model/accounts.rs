@@ -5,13 +5,12 @@
 //! OpaqueString). The model takes that preparation from the `precis-profiles` crate directly:
 //! RFC 8265 is the normative definition PROTOCOL.md §3 points to.
 
-use super::Text;
+use super::text::{Preparation, Text};
 use super::{Aal, Account, Outcome, Reason, State};
 use precis_core::profile::PrecisFastInvocation;
 use precis_profiles::{OpaqueString, UsernameCaseMapped};
 use rustc_hash::FxHashMap;
 use std::cell::RefCell;
-use std::sync::Arc;
 
 /// Longest canonical username, in bytes, and longest raw input considered (README decisions).
 pub const MAX_USERNAME_BYTES: usize = 256;
@@ -38,6 +37,8 @@ pub(super) enum Prepared<'a> {
     AsTyped(&'a str),
     /// What preparation made of it.
     Mapped(Text),
+    /// What preparation made of it, as the typed text remembers it.
+    Remembered(&'a Text),
 }
 
 impl std::ops::Deref for Prepared<'_> {
@@ -47,6 +48,7 @@ impl std::ops::Deref for Prepared<'_> {
         match self {
             Prepared::AsTyped(s) => s,
             Prepared::Mapped(s) => s,
+            Prepared::Remembered(s) => s,
         }
     }
 }
@@ -58,6 +60,7 @@ impl Prepared<'_> {
         match self {
             Prepared::AsTyped(_) => typed.clone(),
             Prepared::Mapped(m) => m,
+            Prepared::Remembered(m) => m.clone(),
         }
     }
 
@@ -65,8 +68,9 @@ impl Prepared<'_> {
     /// comparing 512 bytes).
     fn is(&self, typed: &Text, stored: &Text) -> bool {
         let same = match self {
-            Prepared::AsTyped(_) => Arc::ptr_eq(typed, stored),
-            Prepared::Mapped(m) => Arc::ptr_eq(m, stored),
+            Prepared::AsTyped(_) => typed.same(stored),
+            Prepared::Mapped(m) => m.same(stored),
+            Prepared::Remembered(m) => m.same(stored),
         };
         same || **self == **stored
     }
@@ -114,14 +118,34 @@ fn prepared_ref(password: &str) -> Option<Prepared<'_>> {
     })
 }
 
-/// [`canonical_ref`] of an operation's text.
+/// [`canonical_ref`] of an operation's text (worked out once per shared text).
 fn canonical_text(user: &Text) -> Option<Prepared<'_>> {
-    by_text(&CANONICAL_BY_TEXT, user, canonical_ref)
+    remembered(user, user.as_name(|s| preparation(canonical_ref(s))))
 }
 
-/// [`prepared_ref`] of an operation's text.
+/// [`prepared_ref`] of an operation's text (worked out once per shared text).
 pub(super) fn prepared_text(password: &Text) -> Option<Prepared<'_>> {
-    by_text(&PREPARED_BY_TEXT, password, prepared_ref)
+    remembered(
+        password,
+        password.as_password(|s| preparation(prepared_ref(s))),
+    )
+}
+
+/// What a text keeps of its preparation.
+fn preparation(prepared: Option<Prepared<'_>>) -> Preparation {
+    prepared.map(|p| match p {
+        Prepared::AsTyped(_) => None,
+        Prepared::Mapped(m) => Some(m),
+        Prepared::Remembered(m) => Some(m.clone()),
+    })
+}
+
+/// A text's kept preparation, as a [`Prepared`] borrowing from the text.
+fn remembered<'a>(typed: &'a Text, kept: &'a Preparation) -> Option<Prepared<'a>> {
+    Some(match kept.as_ref()? {
+        None => Prepared::AsTyped(typed),
+        Some(mapped) => Prepared::Remembered(mapped),
+    })
 }
 
 /// Names a profile with `usernames = "exact-ascii"` accepts.
@@ -134,11 +158,6 @@ fn exact_ascii(user: &str) -> bool {
 
 type Memo = RefCell<FxHashMap<Box<str>, Option<Text>>>;
 
-/// Answers per shared text, keyed by its address. Each entry holds a clone of its text, so the
-/// address stays that text's for as long as the entry lives. The answer: `None` disallowed,
-/// `Some(None)` prepared as typed, `Some(Some(p))` prepared to `p`.
-type ByText = RefCell<FxHashMap<usize, (Text, Option<Option<Text>>)>>;
-
 /// Entries a memo keeps before it starts over (hostile inputs are mostly one-offs).
 const MEMO_LIMIT: usize = 4096;
 
@@ -147,11 +166,6 @@ thread_local! {
     // pure and takes it off the lockstep's hot path (generated traces reuse a few names).
     static CANONICAL: Memo = Memo::default();
     static PREPARED: Memo = Memo::default();
-    // The generator builds its operations from shared texts (one allocation per name or
-    // password of its tables), so most texts the model prepares are found here by address,
-    // without hashing or comparing them: a 128-emoji password is 512 bytes.
-    static CANONICAL_BY_TEXT: ByText = ByText::default();
-    static PREPARED_BY_TEXT: ByText = ByText::default();
 }
 
 fn memo<'a>(
@@ -175,41 +189,6 @@ fn memo<'a>(
     Some(match &*answer == input {
         true => Prepared::AsTyped(input),
         false => Prepared::Mapped(answer),
-    })
-}
-
-/// `prepare(input)`, remembered by the text's address when the text is shared (a text nobody
-/// else holds is a one-off: remembering it would only keep it alive).
-fn by_text<'a>(
-    table: &'static std::thread::LocalKey<ByText>,
-    input: &'a Text,
-    prepare: fn(&str) -> Option<Prepared<'_>>,
-) -> Option<Prepared<'a>> {
-    if Arc::strong_count(input) == 1 {
-        return prepare(input);
-    }
-    let address = Arc::as_ptr(input) as *const u8 as usize;
-    let known = table.with(|t| t.borrow().get(&address).map(|(_, answer)| answer.clone()));
-    let answer = match known {
-        Some(answer) => answer,
-        None => {
-            let answer = prepare(input).map(|p| match p {
-                Prepared::AsTyped(_) => None,
-                Prepared::Mapped(m) => Some(m),
-            });
-            table.with(|t| {
-                let mut t = t.borrow_mut();
-                if t.len() > MEMO_LIMIT {
-                    t.clear();
-                }
-                t.insert(address, (input.clone(), answer.clone()));
-            });
-            answer
-        }
-    };
-    Some(match answer? {
-        None => Prepared::AsTyped(input),
-        Some(mapped) => Prepared::Mapped(mapped),
     })
 }
 

@@ -15,6 +15,7 @@
 //! | [`counters`] | wrong passwords and wrong codes toward their limits |
 //! | [`profile`] | §6, the named protocol choices other services make, and profiles in TOML |
 //! | [`invariants`] | properties checked after every step |
+//! | [`text`] | the shared text of names and passwords, which remembers its RFC 8265 preparations |
 //!
 //! Where the rules are silent the model encodes the decisions of docs/PROTOCOL.md §7. A handle
 //! that was never issued (session #9 in a trace with three sessions) is a token nobody was
@@ -30,6 +31,7 @@ pub mod outcome;
 pub mod params;
 pub mod profile;
 pub mod sessions;
+pub mod text;
 
 pub use counters::{Counter, CounterKind};
 pub use deadlines::{Deadline, DeadlineKind, Subject};

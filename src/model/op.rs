@@ -73,10 +73,7 @@ pub enum Code {
     Wrong,
 }
 
-/// The text an operation carries (a name, a password): shared, so that copying an operation (into
-/// a run's record, a shrink candidate, a concurrent branch) copies no text. Build one with
-/// `"alice".into()` or `String::into`.
-pub type Text = std::sync::Arc<str>;
+pub use super::text::Text;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Op {
