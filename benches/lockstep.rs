@@ -1,11 +1,15 @@
 //! Lockstep throughput, and the cost of the model and comparison on top of the service.
 //!
-//! `lockstep/*` runs generated traces with the model beside the service; `service_alone/*` runs
-//! the very same ops against the service with no model (the driver's abstraction included, since
-//! any harness needs it); `check_alone/*` runs the lockstep loop against the service's recorded
-//! answers, so it times the model, the comparison and the run record on their own. Checking's
-//! share is `check_alone / lockstep` (goal: at most 5%); `lockstep - service_alone` estimates
-//! the same thing by subtraction, which is noisier. `fuzz/lockstep_exec` runs the `lockstep`
+//! `lockstep/*` runs generated traces with the model beside the service, recording every step
+//! (`lockstep::run`, what replay and reports use); `service_alone/*` runs the very same ops
+//! against the service with no model (the driver's abstraction included, since any harness needs
+//! it); `check_alone/*` runs the lockstep loop against the service's recorded answers, so it
+//! times the model, the invariants, the comparison and the run record on their own. Checking's
+//! share is `check_alone / lockstep`; `lockstep - service_alone` estimates the same thing by
+//! subtraction, which is noisier. `lockstep_verdict` and `check_verdict` are the same two
+//! without the run record (`lockstep::verdict_with`, what campaign cases, the shrinker and the
+//! fuzzer run): `check_verdict / lockstep_verdict` is the share of the model, its invariants
+//! and the comparison alone. `fuzz/lockstep_exec` runs the `lockstep`
 //! fuzz entry point over its committed corpus, outside libFuzzer (execs/s).
 //!
 //! `cargo bench --bench lockstep` (add `-- --quick` for a fast pass, or a filter such as
@@ -15,7 +19,7 @@ use authcheck::campaign::case_ops;
 use authcheck::driver::DriverError;
 use authcheck::driver::{in_process, Connection, Driver, InProcess, StoreKind};
 use authcheck::lockstep;
-use authcheck::model::{Op, Outcome, Params};
+use authcheck::model::{Op, Outcome, Params, Profile};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use std::hint::black_box;
 
@@ -43,6 +47,17 @@ fn lockstep_all(drivers: &mut [impl Driver], traces: &[(u64, Vec<Op>)], params: 
     }
 }
 
+/// [`lockstep_all`], keeping only each verdict.
+fn verdict_all(drivers: &mut [impl Driver], traces: &[(u64, Vec<Op>)], params: Params) {
+    let profile = Profile {
+        params,
+        ..Profile::default()
+    };
+    for (driver, (_, ops)) in drivers.iter_mut().zip(traces) {
+        assert!(black_box(lockstep::verdict_with(driver, &profile, ops, None)).is_none());
+    }
+}
+
 fn bench_store(c: &mut Criterion, store: StoreKind, name: &str, cases: u64) {
     let params = Params::default();
     let traces = traces(cases);
@@ -61,6 +76,16 @@ fn bench_store(c: &mut Criterion, store: StoreKind, name: &str, cases: u64) {
             || fresh(&traces),
             |mut drivers| {
                 lockstep_all(&mut drivers, &traces, params);
+                drivers
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.bench_function("lockstep_verdict", |b| {
+        b.iter_batched(
+            || fresh(&traces),
+            |mut drivers| {
+                verdict_all(&mut drivers, &traces, params);
                 drivers
             },
             BatchSize::PerIteration,
@@ -95,6 +120,21 @@ fn bench_store(c: &mut Criterion, store: StoreKind, name: &str, cases: u64) {
             },
             |mut drivers| {
                 lockstep_all(&mut drivers, &traces, params);
+                drivers
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.bench_function("check_verdict", |b| {
+        b.iter_batched(
+            || -> Vec<Recorded> {
+                answers
+                    .iter()
+                    .map(|a| Recorded(a.clone().into_iter()))
+                    .collect()
+            },
+            |mut drivers| {
+                verdict_all(&mut drivers, &traces, params);
                 drivers
             },
             BatchSize::PerIteration,

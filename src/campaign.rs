@@ -382,6 +382,25 @@ pub fn run_ops_with(
     run_as_given(target, profile, token_seed, ops, coverage)
 }
 
+/// [`run_ops_with`], keeping only the verdict: the first failure, or `None` when every op
+/// passed (see [`lockstep::verdict_with`]). What a campaign's cases, the shrinker and the
+/// fuzzer need.
+pub fn verdict_with(
+    target: &Target,
+    profile: &Profile,
+    token_seed: u64,
+    ops: &[Op],
+    coverage: Option<&mut Coverage>,
+) -> Option<Failure> {
+    if target.isolates_cases() {
+        return run_on_shared_server(target, profile, token_seed, ops, coverage).failure;
+    }
+    match target.driver_with(profile, token_seed) {
+        Ok(mut driver) => lockstep::verdict_with(&mut driver, profile, ops, coverage),
+        Err(e) => not_started(ops, e),
+    }
+}
+
 fn run_as_given(
     target: &Target,
     profile: &Profile,
@@ -393,14 +412,19 @@ fn run_as_given(
         Ok(mut driver) => lockstep::run_with(&mut driver, profile, ops, coverage),
         Err(e) => Run {
             steps: Vec::new(),
-            failure: ops.first().map(|op| Failure {
-                step: 0,
-                op: op.clone(),
-                expected: Outcome::Ok,
-                actual: lockstep::Actual::Error(e),
-            }),
+            failure: not_started(ops, e),
         },
     }
+}
+
+/// The failure of a run whose service could not start: its first step.
+fn not_started(ops: &[Op], e: DriverError) -> Option<Failure> {
+    ops.first().map(|op| Failure {
+        step: 0,
+        op: op.clone(),
+        expected: Outcome::Ok,
+        actual: lockstep::Actual::Error(e),
+    })
 }
 
 /// As [`run_ops_with`] on a server that remembers earlier runs: the run goes out under names no
@@ -465,7 +489,7 @@ pub fn shrink_failure_with(
     let shrink_ops = |params: Params, ops: &[Op], failure: Failure| {
         let profile = with(params);
         let mut oracle =
-            |candidate: &[Op]| run_ops_with(target, &profile, token_seed, candidate, None).failure;
+            |candidate: &[Op]| verdict_with(target, &profile, token_seed, candidate, None);
         shrink(&profile, ops, failure, &mut oracle)
     };
     let (mut ops, mut failure) = shrink_ops(profile.params, ops, failure);
@@ -479,9 +503,7 @@ pub fn shrink_failure_with(
         if !crate::shrink::valid(&with(p), ops) {
             return None;
         }
-        run_ops_with(target, &with(p), token_seed, ops, None)
-            .failure
-            .filter(|f| f.same_kind(failure))
+        verdict_with(target, &with(p), token_seed, ops, None).filter(|f| f.same_kind(failure))
     };
     loop {
         // Plainer numbers, for the trace as it is.
@@ -584,17 +606,17 @@ pub fn check(opts: &CheckOptions, mut progress: impl FnMut(u64)) -> Summary {
             params,
             ..profile.clone()
         };
-        let run = run_ops_with(
+        let verdict = verdict_with(
             &opts.target,
             &case_profile,
             case_seed,
             &ops,
             Some(&mut coverage),
         );
-        total_ops += run.steps.len() as u64;
+        total_ops += verdict.as_ref().map_or(ops.len(), |f| f.step + 1) as u64;
         cases += 1;
         progress(cases);
-        if let Some(f) = run.failure {
+        if let Some(f) = verdict {
             let original_len = f.step + 1;
             let (profile, ops, f) =
                 shrink_failure_with(&opts.target, &case_profile, case_seed, &ops, f);

@@ -52,15 +52,11 @@ pub fn minimal_trace_fails(flaw: Flaw) -> bool {
             );
             concurrent::fails(&setup, &case, 0, 0, 32).is_some()
         }
-        None => campaign::run_ops(
-            &Target::Flawed(StoreKind::Memory, flaw),
-            trace.params().unwrap_or_default(),
-            0,
-            &trace.ops(),
-            None,
-        )
-        .failure
-        .is_some(),
+        None => {
+            let target = Target::Flawed(StoreKind::Memory, flaw);
+            let profile = target.profile(trace.params().unwrap_or_default());
+            campaign::verdict_with(&target, &profile, 0, &trace.ops(), None).is_some()
+        }
     }
 }
 

@@ -9,7 +9,7 @@
 //! | [`http_request`] | `METHOD PATH\n(Name: value\n)*\nbody` | the router never panics and never answers 5xx to bad input |
 
 use crate::adapter::Capabilities;
-use crate::campaign::{run_ops, shrink_failure, CaseFailure, Target};
+use crate::campaign::{shrink_failure, verdict_with, CaseFailure, Target};
 use crate::driver::StoreKind;
 use crate::generate::{self, Plan, Settings};
 use crate::lockstep::expectations;
@@ -63,7 +63,8 @@ pub fn lockstep(data: &[u8]) {
         return;
     };
     let target = fuzzed_target();
-    if let Some(failure) = run_ops(&target, params, FUZZ_TOKEN_SEED, &ops, None).failure {
+    let profile = target.profile(params);
+    if let Some(failure) = verdict_with(&target, &profile, FUZZ_TOKEN_SEED, &ops, None) {
         let original_len = failure.step + 1;
         let (params, ops, failure) =
             shrink_failure(&target, params, FUZZ_TOKEN_SEED, &ops, failure);

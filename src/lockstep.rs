@@ -97,7 +97,31 @@ pub fn run_with(
     driver: &mut impl Driver,
     profile: &Profile,
     ops: &[Op],
+    coverage: Option<&mut Coverage>,
+) -> Run {
+    run_loop(driver, profile, ops, coverage, true)
+}
+
+/// [`run_with`], keeping only the verdict: the first failure, or `None` when every op passed.
+/// What campaigns, the shrinker and the fuzzer need of a run; it records no steps (nor asks
+/// the driver which build served each), so checking costs less.
+pub fn verdict_with(
+    driver: &mut impl Driver,
+    profile: &Profile,
+    ops: &[Op],
+    coverage: Option<&mut Coverage>,
+) -> Option<Failure> {
+    run_loop(driver, profile, ops, coverage, false).failure
+}
+
+/// The lockstep loop of [`run_with`] and [`verdict_with`]: it records the passing steps only
+/// when `record` (the failing one always).
+fn run_loop(
+    driver: &mut impl Driver,
+    profile: &Profile,
+    ops: &[Op],
     mut coverage: Option<&mut Coverage>,
+    record: bool,
 ) -> Run {
     let mut state = State::with_choices(profile.params, profile.choices);
     // Other states that explain every answer so far (only after a lost request).
@@ -105,7 +129,7 @@ pub fn run_with(
     let mut crash_armed = false;
     let seen = driver.observability();
     let mut out = Run {
-        steps: Vec::with_capacity(ops.len()),
+        steps: Vec::with_capacity(if record { ops.len() } else { 0 }),
         failure: None,
     };
     // The invariants' view of the state before each step (`check` moves it on).
@@ -185,11 +209,13 @@ pub fn run_with(
                 return finish(out, i, op, expected, None, Actual::Error(e), by);
             }
         };
-        out.steps.push(StepRecord {
-            expected,
-            actual,
-            served_by: driver.served_by(),
-        });
+        if record {
+            out.steps.push(StepRecord {
+                expected,
+                actual,
+                served_by: driver.served_by(),
+            });
+        }
     }
     out
 }
@@ -239,4 +265,65 @@ pub fn expectations(params: Params, ops: &[Op]) -> Vec<Outcome> {
 pub fn expectations_with(profile: &Profile, ops: &[Op]) -> Vec<Outcome> {
     let mut state = State::with_choices(profile.params, profile.choices);
     ops.iter().map(|op| state.apply(op)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A service that answers as the model does, except at step `wrong` (if any), where it
+    /// answers `Done`; it names itself on every answer.
+    struct Spec {
+        state: State,
+        step: usize,
+        wrong: Option<usize>,
+    }
+
+    impl Driver for Spec {
+        fn apply(&mut self, op: &Op) -> Result<Outcome, DriverError> {
+            let right = self.state.apply(op);
+            self.step += 1;
+            Ok(
+                match self.wrong == Some(self.step - 1) && right != Outcome::Done {
+                    true => Outcome::Done,
+                    false => right,
+                },
+            )
+        }
+
+        fn served_by(&self) -> Option<String> {
+            Some(format!("spec, step {}", self.step))
+        }
+    }
+
+    #[test]
+    fn the_verdict_is_the_failure_a_recorded_run_reports() {
+        let profile = Profile::default();
+        let mut failed = 0;
+        for seed in 0..20 {
+            let ops = crate::campaign::case_ops(seed, profile.params, 40);
+            for wrong in std::iter::once(None).chain((0..ops.len()).map(Some)) {
+                let spec = || Spec {
+                    state: State::new(profile.params),
+                    step: 0,
+                    wrong,
+                };
+                let run = run_with(&mut spec(), &profile, &ops, None);
+                let verdict = verdict_with(&mut spec(), &profile, &ops, None);
+                assert_eq!(verdict, run.failure, "seed {seed}, wrong at {wrong:?}");
+                let ran = run.failure.as_ref().map_or(ops.len(), |f| f.step + 1);
+                assert_eq!(
+                    run.steps.len(),
+                    ran,
+                    "seed {seed}: one record per step that ran"
+                );
+                assert!(run.steps.iter().all(|s| s.served_by.is_some()));
+                failed += usize::from(verdict.is_some());
+            }
+        }
+        assert!(
+            failed > 500,
+            "only {failed} runs failed: the spec driver is not wrong enough"
+        );
+    }
 }
