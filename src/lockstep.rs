@@ -136,7 +136,10 @@ fn run_loop(
     let mut before = invariants::Snapshot::of(&state);
     for (i, op) in ops.iter().enumerate() {
         let request = Control::of(op).is_none();
-        let before_crash = (crash_armed && request).then(|| (state.clone(), others.clone()));
+        // Every explanation before a request that a crash may lose (a Vec: moved on every step,
+        // so it should be small).
+        let before_crash: Option<Vec<State>> = (crash_armed && request)
+            .then(|| std::iter::once(&state).chain(&others).cloned().collect());
         // Coverage looks at the state before and after (only when a campaign asks for it).
         let marks = coverage.as_deref_mut().map(|c| {
             c.record_deadlines(&state, op);
@@ -161,11 +164,11 @@ fn run_loop(
         }
         // The service's answer as an outcome (`None`: lost in a crash).
         let actual = match (answer, before_crash) {
-            (Err(DriverError::Lost(_)), Some((state_before, others_before))) => {
+            (Err(DriverError::Lost(_)), Some(explanations)) => {
                 // Either the request never took effect, or it did and its answer was lost:
                 // every explanation so far splits in two.
                 let mut all = Vec::new();
-                for s in std::iter::once(state_before).chain(others_before) {
+                for s in explanations {
                     let mut applied = s.clone();
                     applied.apply_unanswered(op);
                     all.push(s);
