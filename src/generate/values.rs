@@ -209,7 +209,7 @@ pub fn password_for_token(u: &mut Unstructured<'_>, s: &State, token: &Token) ->
         Token::Access(k) => s
             .access
             .get(*k)
-            .and_then(|t| s.accounts.get(&*s.sessions[t.session].user))
+            .and_then(|t| s.accounts.get(&s.sessions[t.session].user))
             .map(|a| a.password.clone()),
         _ => None,
     };

@@ -227,7 +227,7 @@ impl State {
             return Outcome::Rejected(Reason::WeakPassword);
         };
         let password = password.keep(typed);
-        if self.accounts.contains_key(&*name) {
+        if self.accounts.contains_key(&name) {
             return Outcome::Rejected(Reason::UsernameTaken);
         }
         self.accounts.insert(
@@ -250,7 +250,7 @@ impl State {
         let Some(name) = self.account_key_text(user) else {
             return Outcome::Rejected(Reason::InvalidCredentials);
         };
-        let Some(account) = self.accounts.get_mut(&*name) else {
+        let Some(account) = self.accounts.get_mut(&name) else {
             return Outcome::Rejected(Reason::InvalidCredentials);
         };
         if let Some(until) = account.locked_until {
@@ -302,7 +302,7 @@ impl State {
         let Some(name) = self.known(user) else {
             return Outcome::Rejected(Reason::UnknownUser);
         };
-        if let Some(account) = self.accounts.get_mut(&*name) {
+        if let Some(account) = self.accounts.get_mut(&name) {
             account.disabled = true;
         }
         if self.choices.disable_ends_sessions {
@@ -330,13 +330,13 @@ impl State {
 
     fn known<'a>(&self, user: &'a Text) -> Option<Prepared<'a>> {
         self.account_key_text(user)
-            .filter(|name| self.accounts.contains_key(&**name))
+            .filter(|name| self.accounts.contains_key(name))
     }
 
     fn with_account(&mut self, user: &Text, change: impl FnOnce(&mut Account)) -> Outcome {
         match self
             .account_key_text(user)
-            .and_then(|name| self.accounts.get_mut(&*name))
+            .and_then(|name| self.accounts.get_mut(&name))
         {
             Some(account) => {
                 change(account);

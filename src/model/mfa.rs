@@ -49,7 +49,7 @@ impl State {
         }
         ch.dead = true;
         let user = ch.user.clone();
-        if self.accounts.get(&*user).is_none_or(|a| a.disabled) {
+        if self.accounts.get(&user).is_none_or(|a| a.disabled) {
             return expired;
         }
         let session = self.create_session(user, Aal::Aal2);

@@ -7,6 +7,7 @@
 //! | file | docs/PROTOCOL.md |
 //! |---|---|
 //! | [`op`], [`outcome`] | §4, the operations and outcomes, with symbolic handles |
+//! | [`account_map`] | a state's accounts by canonical name (a sorted vector read like a map) |
 //! | [`accounts`] | accounts, PRECIS names, register, login order, lockout (rules 6, 9, 11), admin |
 //! | [`sessions`] | refresh rotation / grace / reuse, access, step-up, logout, revoke, password change (rules 1, 3, 4, 5, 10) |
 //! | [`mfa`] | MFA challenges and the upstream provider (rules 2, 7) |
@@ -21,6 +22,7 @@
 //! that was never issued (session #9 in a trace with three sessions) is a token nobody was
 //! given: it answers like any unknown token.
 
+pub mod account_map;
 pub mod accounts;
 pub mod counters;
 pub mod deadlines;
@@ -40,7 +42,7 @@ pub use outcome::{design_table, Aal, Grant, Outcome, OutcomeKind, Reason, TokenR
 pub use params::Params;
 pub use profile::{Choices, Profile};
 
-use std::collections::BTreeMap;
+pub use account_map::AccountMap;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Account {
@@ -102,7 +104,7 @@ pub struct State {
     pub now: u64,
     pub version: Version,
     pub upstream: Upstream,
-    pub accounts: BTreeMap<String, Account>,
+    pub accounts: AccountMap,
     pub sessions: Vec<Session>,
     pub access: Vec<AccessToken>,
     pub challenges: Vec<Challenge>,

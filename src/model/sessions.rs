@@ -247,7 +247,7 @@ impl State {
         let Some(new) = super::accounts::prepared_text(new).map(|p| p.keep(new)) else {
             return Outcome::Rejected(Reason::WeakPassword);
         };
-        if let Some(account) = self.accounts.get_mut(&*user) {
+        if let Some(account) = self.accounts.get_mut(&user) {
             account.password = new;
         }
         if self.choices.password_change_ends_other_sessions {
