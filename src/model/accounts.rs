@@ -209,13 +209,11 @@ impl State {
         }
     }
 
-    /// [`State::account_key`] of an operation's text.
+    /// [`State::account_key`] of an operation's text (PRECIS worked out once per text).
     fn account_key_text<'a>(&self, user: &'a Text) -> Option<Prepared<'a>> {
         match self.choices.usernames {
             super::profile::Usernames::Precis => canonical_text(user),
-            super::profile::Usernames::ExactAscii => {
-                exact_ascii(user).then_some(Prepared::AsTyped(user))
-            }
+            super::profile::Usernames::ExactAscii => self.account_key(user),
         }
     }
 
@@ -425,6 +423,42 @@ mod tests {
             }
             drop(held);
         }
+    }
+
+    #[test]
+    fn exact_ascii_names_are_compared_byte_for_byte() {
+        use crate::model::profile::Usernames;
+        use crate::model::{Choices, Op, Params};
+        let choices = Choices {
+            usernames: Usernames::ExactAscii,
+            ..Choices::default()
+        };
+        let mut s = State::with_choices(Params::default(), choices);
+        let register = |user: &str| Op::Register {
+            user: user.into(),
+            password: "correct horse battery".into(),
+            mfa: false,
+        };
+        let login = |user: &str| Op::Login {
+            user: user.into(),
+            password: "correct horse battery".into(),
+            device: 0,
+        };
+        assert_eq!(s.apply(&register("Alice")), Outcome::Registered);
+        assert_eq!(s.apply(&register("alice")), Outcome::Registered);
+        for name in ["two words", "émilie", ""] {
+            assert_eq!(
+                s.apply(&register(name)),
+                Outcome::Rejected(Reason::InvalidUsername),
+                "{name:?}"
+            );
+        }
+        assert_eq!(
+            s.apply(&login("ALICE")),
+            Outcome::Rejected(Reason::InvalidCredentials)
+        );
+        assert!(matches!(s.apply(&login("Alice")), Outcome::Issued { .. }));
+        assert_eq!(s.account_name("Alice").as_deref(), Some("Alice"));
     }
 
     proptest! {
