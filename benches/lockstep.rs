@@ -20,7 +20,10 @@ use authcheck::driver::DriverError;
 use authcheck::driver::{in_process, Connection, Driver, InProcess, StoreKind};
 use authcheck::lockstep;
 use authcheck::model::{Op, Outcome, Params, Profile};
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use criterion::measurement::WallTime;
+use criterion::{
+    criterion_group, criterion_main, BatchSize, BenchmarkGroup, Criterion, Throughput,
+};
 use std::hint::black_box;
 
 fn traces(cases: u64) -> Vec<(u64, Vec<Op>)> {
@@ -58,6 +61,26 @@ fn verdict_all(drivers: &mut [impl Driver], traces: &[(u64, Vec<Op>)], params: P
     }
 }
 
+/// Times `run` on drivers that `setup` makes before each iteration (made and dropped outside
+/// the timing).
+fn bench_drivers<D>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    setup: impl Fn() -> Vec<D>,
+    run: impl Fn(&mut [D]),
+) {
+    group.bench_function(name, |b| {
+        b.iter_batched(
+            &setup,
+            |mut drivers| {
+                run(&mut drivers);
+                drivers
+            },
+            BatchSize::PerIteration,
+        )
+    });
+}
+
 fn bench_store(c: &mut Criterion, store: StoreKind, name: &str, cases: u64) {
     let params = Params::default();
     let traces = traces(cases);
@@ -65,80 +88,41 @@ fn bench_store(c: &mut Criterion, store: StoreKind, name: &str, cases: u64) {
     let mut group = c.benchmark_group(name);
     group.throughput(Throughput::Elements(ops));
     group.sample_size(10);
-    let fresh = |traces: &[(u64, Vec<Op>)]| -> Vec<Connection<InProcess>> {
+    let fresh = || -> Vec<Connection<InProcess>> {
         traces
             .iter()
             .map(|(seed, _)| in_process(store, params, *seed, None).unwrap())
             .collect()
     };
-    group.bench_function("lockstep", |b| {
-        b.iter_batched(
-            || fresh(&traces),
-            |mut drivers| {
-                lockstep_all(&mut drivers, &traces, params);
-                drivers
-            },
-            BatchSize::PerIteration,
-        )
+    bench_drivers(&mut group, "lockstep", fresh, |drivers| {
+        lockstep_all(drivers, &traces, params)
     });
-    group.bench_function("lockstep_verdict", |b| {
-        b.iter_batched(
-            || fresh(&traces),
-            |mut drivers| {
-                verdict_all(&mut drivers, &traces, params);
-                drivers
-            },
-            BatchSize::PerIteration,
-        )
+    bench_drivers(&mut group, "lockstep_verdict", fresh, |drivers| {
+        verdict_all(drivers, &traces, params)
     });
-    group.bench_function("service_alone", |b| {
-        b.iter_batched(
-            || fresh(&traces),
-            |mut drivers| {
-                for (driver, (_, ops)) in drivers.iter_mut().zip(&traces) {
-                    for op in ops {
-                        black_box(driver.apply(op).unwrap());
-                    }
-                }
-                drivers
-            },
-            BatchSize::PerIteration,
-        )
+    bench_drivers(&mut group, "service_alone", fresh, |drivers| {
+        for (driver, (_, ops)) in drivers.iter_mut().zip(&traces) {
+            for op in ops {
+                black_box(driver.apply(op).unwrap());
+            }
+        }
     });
-    let answers: Vec<Vec<Outcome>> = fresh(&traces)
+    let answers: Vec<Vec<Outcome>> = fresh()
         .iter_mut()
         .zip(&traces)
         .map(|(driver, (_, ops))| ops.iter().map(|op| driver.apply(op).unwrap()).collect())
         .collect();
-    group.bench_function("check_alone", |b| {
-        b.iter_batched(
-            || -> Vec<Recorded> {
-                answers
-                    .iter()
-                    .map(|a| Recorded(a.clone().into_iter()))
-                    .collect()
-            },
-            |mut drivers| {
-                lockstep_all(&mut drivers, &traces, params);
-                drivers
-            },
-            BatchSize::PerIteration,
-        )
+    let replayed = || -> Vec<Recorded> {
+        answers
+            .iter()
+            .map(|a| Recorded(a.clone().into_iter()))
+            .collect()
+    };
+    bench_drivers(&mut group, "check_alone", replayed, |drivers| {
+        lockstep_all(drivers, &traces, params)
     });
-    group.bench_function("check_verdict", |b| {
-        b.iter_batched(
-            || -> Vec<Recorded> {
-                answers
-                    .iter()
-                    .map(|a| Recorded(a.clone().into_iter()))
-                    .collect()
-            },
-            |mut drivers| {
-                verdict_all(&mut drivers, &traces, params);
-                drivers
-            },
-            BatchSize::PerIteration,
-        )
+    bench_drivers(&mut group, "check_verdict", replayed, |drivers| {
+        verdict_all(drivers, &traces, params)
     });
     group.finish();
 }
