@@ -15,51 +15,15 @@
 //! `cargo bench --bench lockstep` (add `-- --quick` for a fast pass, or a filter such as
 //! `memory` or `fuzz`).
 
-use authcheck::campaign::case_ops;
-use authcheck::driver::DriverError;
-use authcheck::driver::{in_process, Connection, Driver, InProcess, StoreKind};
-use authcheck::lockstep;
-use authcheck::model::{Op, Outcome, Params, Profile};
+mod common;
+
+use authcheck::driver::{Connection, InProcess, StoreKind};
+use common::{answers, fresh, lockstep_all, replayed, service_all, traces, verdict_all};
 use criterion::measurement::WallTime;
 use criterion::{
     criterion_group, criterion_main, BatchSize, BenchmarkGroup, Criterion, Throughput,
 };
 use std::hint::black_box;
-
-fn traces(cases: u64) -> Vec<(u64, Vec<Op>)> {
-    (0..cases)
-        .map(|seed| (seed, case_ops(seed, Params::default(), 60)))
-        .collect()
-}
-
-/// Answers with what the service answered before: a driver that costs nothing.
-struct Recorded(std::vec::IntoIter<Outcome>);
-
-impl Driver for Recorded {
-    fn apply(&mut self, _: &Op) -> Result<Outcome, DriverError> {
-        Ok(self.0.next().expect("one answer per op"))
-    }
-}
-
-/// Each trace in lockstep against its own driver; every one must pass.
-fn lockstep_all(drivers: &mut [impl Driver], traces: &[(u64, Vec<Op>)], params: Params) {
-    for (driver, (_, ops)) in drivers.iter_mut().zip(traces) {
-        let run = lockstep::run(driver, params, ops, None);
-        assert!(run.failure.is_none());
-        black_box(run);
-    }
-}
-
-/// [`lockstep_all`], keeping only each verdict.
-fn verdict_all(drivers: &mut [impl Driver], traces: &[(u64, Vec<Op>)], params: Params) {
-    let profile = Profile {
-        params,
-        ..Profile::default()
-    };
-    for (driver, (_, ops)) in drivers.iter_mut().zip(traces) {
-        assert!(black_box(lockstep::verdict_with(driver, &profile, ops, None)).is_none());
-    }
-}
 
 /// Times `run` on drivers that `setup` makes before each iteration (made and dropped outside
 /// the timing).
@@ -82,47 +46,26 @@ fn bench_drivers<D>(
 }
 
 fn bench_store(c: &mut Criterion, store: StoreKind, name: &str, cases: u64) {
-    let params = Params::default();
     let traces = traces(cases);
     let ops: u64 = traces.iter().map(|(_, t)| t.len() as u64).sum();
     let mut group = c.benchmark_group(name);
     group.throughput(Throughput::Elements(ops));
     group.sample_size(10);
-    let fresh = || -> Vec<Connection<InProcess>> {
-        traces
-            .iter()
-            .map(|(seed, _)| in_process(store, params, *seed, None).unwrap())
-            .collect()
-    };
-    bench_drivers(&mut group, "lockstep", fresh, |drivers| {
-        lockstep_all(drivers, &traces, params)
+    let fresh = || -> Vec<Connection<InProcess>> { fresh(store, &traces) };
+    bench_drivers(&mut group, "lockstep", fresh, |d| lockstep_all(d, &traces));
+    bench_drivers(&mut group, "lockstep_verdict", fresh, |d| {
+        verdict_all(d, &traces)
     });
-    bench_drivers(&mut group, "lockstep_verdict", fresh, |drivers| {
-        verdict_all(drivers, &traces, params)
+    bench_drivers(&mut group, "service_alone", fresh, |d| {
+        service_all(d, &traces)
     });
-    bench_drivers(&mut group, "service_alone", fresh, |drivers| {
-        for (driver, (_, ops)) in drivers.iter_mut().zip(&traces) {
-            for op in ops {
-                black_box(driver.apply(op).unwrap());
-            }
-        }
+    let answers = answers(store, &traces);
+    let replayed = || replayed(&answers);
+    bench_drivers(&mut group, "check_alone", replayed, |d| {
+        lockstep_all(d, &traces)
     });
-    let answers: Vec<Vec<Outcome>> = fresh()
-        .iter_mut()
-        .zip(&traces)
-        .map(|(driver, (_, ops))| ops.iter().map(|op| driver.apply(op).unwrap()).collect())
-        .collect();
-    let replayed = || -> Vec<Recorded> {
-        answers
-            .iter()
-            .map(|a| Recorded(a.clone().into_iter()))
-            .collect()
-    };
-    bench_drivers(&mut group, "check_alone", replayed, |drivers| {
-        lockstep_all(drivers, &traces, params)
-    });
-    bench_drivers(&mut group, "check_verdict", replayed, |drivers| {
-        verdict_all(drivers, &traces, params)
+    bench_drivers(&mut group, "check_verdict", replayed, |d| {
+        verdict_all(d, &traces)
     });
     group.finish();
 }
