@@ -162,24 +162,10 @@ fn run_loop(
         } else if request {
             crash_armed = false;
         }
-        // The service's answer as an outcome (`None`: lost in a crash).
-        let actual = match (answer, before_crash) {
-            (Err(DriverError::Lost(_)), Some(explanations)) => {
-                // Either the request never took effect, or it did and its answer was lost:
-                // every explanation so far splits in two.
-                let mut all = Vec::new();
-                for s in explanations {
-                    let mut applied = s.clone();
-                    applied.apply_unanswered(op);
-                    all.push(s);
-                    all.push(applied);
-                }
-                state = all.remove(0);
-                others = dedup(all, &state);
-                before.retake(&state);
-                None
-            }
-            (Ok(actual), _) => {
+        // The service's answer as an outcome for the record (`None`: lost in a crash). A
+        // verdict keeps none: the answer is dropped where it was compared, not moved on.
+        let actual = match answer {
+            Ok(actual) => {
                 // Keep the explanations that predicted this answer; the first is reported.
                 let explains = |e: &Outcome| seen.agree(e, &actual);
                 if !explains(&expected) {
@@ -205,9 +191,24 @@ fn run_loop(
                         .collect();
                     others = dedup(kept, &state);
                 }
-                Some(actual)
+                record.then_some(actual)
             }
-            (Err(e), _) => {
+            Err(DriverError::Lost(_)) if before_crash.is_some() => {
+                // Either the request never took effect, or it did and its answer was lost:
+                // every explanation so far splits in two.
+                let mut all = Vec::new();
+                for s in before_crash.into_iter().flatten() {
+                    let mut applied = s.clone();
+                    applied.apply_unanswered(op);
+                    all.push(s);
+                    all.push(applied);
+                }
+                state = all.remove(0);
+                others = dedup(all, &state);
+                before.retake(&state);
+                None
+            }
+            Err(e) => {
                 let by = driver.served_by();
                 return finish(out, i, op, expected, None, Actual::Error(e), by);
             }

@@ -15,7 +15,7 @@ use crate::campaign::case_bytes;
 use crate::generate::swarm::Swarm;
 use crate::generate::{shapes, Generator};
 use crate::model::accounts::canonical;
-use crate::model::{Choices, Code, CounterKind, Op, Params, Scope, State, Subject, Token};
+use crate::model::{Choices, Code, CounterKind, Op, Params, Scope, State, Subject, Text, Token};
 use arbitrary::{Result, Unstructured};
 
 const PASSWORD: &str = "correct horse battery";
@@ -157,7 +157,7 @@ struct Target {
 }
 
 fn pick_target(u: &mut Unstructured<'_>, s: &State) -> Result<Target> {
-    let users: Vec<&String> = s.accounts.keys().collect();
+    let users: Vec<&Text> = s.accounts.keys().collect();
     let user = if u.ratio(1, 2)? && s.accounts.contains_key("alice") {
         "alice".to_owned()
     } else {

@@ -154,7 +154,7 @@ pub fn spelling(u: &mut Unstructured<'_>) -> Result<Text> {
 }
 
 pub fn spelling_of_existing(u: &mut Unstructured<'_>, s: &State) -> Result<Text> {
-    let names: Vec<&String> = s.accounts.keys().collect();
+    let names: Vec<&Text> = s.accounts.keys().collect();
     let Ok(name) = u.choose(&names) else {
         return spelling(u);
     };

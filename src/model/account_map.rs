@@ -1,25 +1,40 @@
 //! [`AccountMap`]: a state's accounts by canonical name.
 
-use super::Account;
+use super::touched::Touched;
+use super::{Account, Text};
 
 /// The accounts of a state by canonical name, in name order. A trace makes a handful, and the
 /// lockstep check reads them on every step (a lookup for most operations, a walk over all of
 /// them for the invariants), so they are kept as a sorted vector: a lookup is a binary search
 /// and a walk is a slice, where a `BTreeMap` walks its nodes. It reads like the map it replaces.
-#[derive(Clone, PartialEq, Eq, Hash, Default)]
-pub struct AccountMap(Vec<(String, Account)>);
+/// Like [`SessionList`](super::SessionList) it marks every account it hands out a way to
+/// change, so the invariants look only at those.
+#[derive(Clone, Default)]
+pub struct AccountMap {
+    accounts: Vec<(Text, Account)>,
+    touched: Touched,
+}
 
 impl AccountMap {
     fn find(&self, name: &str) -> Result<usize, usize> {
-        self.0.binary_search_by(|(n, _)| n.as_str().cmp(name))
+        // The model looks accounts up by the very text it registered them with (the shared
+        // text of the operation, or its one remembered preparation), so first look for that
+        // text itself: a few address comparisons instead of comparing names byte by byte.
+        let same = |(n, _): &(Text, Account)| std::ptr::eq(n.as_ref(), name);
+        match self.accounts.iter().position(same) {
+            Some(i) => Ok(i),
+            None => self.accounts.binary_search_by(|(n, _)| (**n).cmp(name)),
+        }
     }
 
     pub fn get(&self, name: &str) -> Option<&Account> {
-        self.find(name).ok().map(|i| &self.0[i].1)
+        self.find(name).ok().map(|i| &self.accounts[i].1)
     }
 
     pub fn get_mut(&mut self, name: &str) -> Option<&mut Account> {
-        self.find(name).ok().map(|i| &mut self.0[i].1)
+        let i = self.find(name).ok()?;
+        self.touched.mark(i);
+        Some(&mut self.accounts[i].1)
     }
 
     pub fn contains_key(&self, name: &str) -> bool {
@@ -27,35 +42,57 @@ impl AccountMap {
     }
 
     /// Adds or replaces the account `name`; returns the one it replaced.
-    pub fn insert(&mut self, name: String, account: Account) -> Option<Account> {
+    pub fn insert(&mut self, name: Text, account: Account) -> Option<Account> {
         match self.find(&name) {
-            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, account)),
+            Ok(i) => {
+                self.touched.mark(i);
+                Some(std::mem::replace(&mut self.accounts[i].1, account))
+            }
             Err(i) => {
-                self.0.insert(i, (name, account));
+                // The accounts after it move up one place: as if each had changed.
+                self.touched.mark_all();
+                self.accounts.insert(i, (name, account));
                 None
             }
         }
     }
 
-    /// Every account with its name, in name order.
-    pub fn iter(&self) -> impl Iterator<Item = (&String, &Account)> {
-        self.0.iter().map(|(n, a)| (n, a))
+    /// Which accounts (by place in name order) changed since the last
+    /// [`AccountMap::forget_touched`].
+    pub fn touched(&self) -> Touched {
+        self.touched
     }
 
-    pub fn keys(&self) -> impl Iterator<Item = &String> {
-        self.0.iter().map(|(n, _)| n)
+    /// Starts a step: no account has been changed by it yet.
+    pub fn forget_touched(&mut self) {
+        self.touched.clear();
+    }
+
+    /// The account at place `i` in name order, with its name.
+    pub fn at(&self, i: usize) -> (&Text, &Account) {
+        let (name, account) = &self.accounts[i];
+        (name, account)
+    }
+
+    /// Every account with its name, in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&Text, &Account)> {
+        self.accounts.iter().map(|(n, a)| (n, a))
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &Text> {
+        self.accounts.iter().map(|(n, _)| n)
     }
 
     pub fn values(&self) -> impl Iterator<Item = &Account> {
-        self.0.iter().map(|(_, a)| a)
+        self.accounts.iter().map(|(_, a)| a)
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.accounts.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.accounts.is_empty()
     }
 }
 
@@ -69,14 +106,29 @@ impl std::ops::Index<&str> for AccountMap {
 }
 
 impl<'a> IntoIterator for &'a AccountMap {
-    type Item = (&'a String, &'a Account);
+    type Item = (&'a Text, &'a Account);
     type IntoIter = std::iter::Map<
-        std::slice::Iter<'a, (String, Account)>,
-        fn(&'a (String, Account)) -> (&'a String, &'a Account),
+        std::slice::Iter<'a, (Text, Account)>,
+        fn(&'a (Text, Account)) -> (&'a Text, &'a Account),
     >;
 
     fn into_iter(self) -> Self::IntoIter {
-        self.0.iter().map(|(n, a)| (n, a))
+        self.accounts.iter().map(|(n, a)| (n, a))
+    }
+}
+
+/// Two maps are equal when their accounts are (what a step touched is not part of a state).
+impl PartialEq for AccountMap {
+    fn eq(&self, other: &Self) -> bool {
+        self.accounts == other.accounts
+    }
+}
+
+impl Eq for AccountMap {}
+
+impl std::hash::Hash for AccountMap {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.accounts.hash(state);
     }
 }
 
@@ -115,7 +167,8 @@ mod tests {
                 theirs.insert(name.to_string(), account(failures)),
             );
             assert_eq!(format!("{ours:?}"), format!("{theirs:?}"));
-            assert!(ours.iter().eq(theirs.iter()));
+            let ours_by_str = ours.iter().map(|(n, a)| (n.to_string(), a));
+            assert!(ours_by_str.eq(theirs.iter().map(|(n, a)| (n.clone(), a))));
             assert_eq!(
                 (ours.len(), ours.is_empty()),
                 (theirs.len(), theirs.is_empty())
@@ -125,9 +178,23 @@ mod tests {
             assert_eq!(ours.get(name), theirs.get(name), "{name:?}");
             assert_eq!(ours.contains_key(name), theirs.contains_key(name));
         }
+        ours.forget_touched();
         ours.get_mut("bob").unwrap().failures = 9;
         assert_eq!(ours["bob"].failures, 9);
-        assert!(ours.keys().eq(theirs.keys()));
+        let marked: Vec<usize> = ours.touched().below(ours.len()).collect();
+        assert_eq!(marked, [1], "bob, second in name order, is the one changed");
+        assert_eq!(ours.at(1).0, "bob");
+        let carol = Text::from("carol");
+        ours.insert(carol.clone(), account(0));
+        theirs.insert("carol".into(), account(0));
+        assert_eq!(ours.touched().below(ours.len()).count(), ours.len());
+        assert!(ours
+            .keys()
+            .map(|n| n.to_string())
+            .eq(theirs.keys().cloned()));
+        // Found by its own text, and by an equal one; a name inside it is another name.
+        assert!(ours.get(&carol).is_some() && ours.get(String::from("carol").as_str()).is_some());
+        assert_eq!(ours.get(&carol[..3]), None);
         assert_eq!(ours.values().count(), theirs.values().count());
     }
 }

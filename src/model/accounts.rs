@@ -119,11 +119,14 @@ fn prepared_ref(password: &str) -> Option<Prepared<'_>> {
 }
 
 /// [`canonical_ref`] of an operation's text (worked out once per shared text).
+// Inlined: returned through memory, the answer stalled the step reading it back (perf).
+#[inline]
 fn canonical_text(user: &Text) -> Option<Prepared<'_>> {
     remembered(user, user.as_name(|s| preparation(canonical_ref(s))))
 }
 
 /// [`prepared_ref`] of an operation's text (worked out once per shared text).
+#[inline]
 pub(super) fn prepared_text(password: &Text) -> Option<Prepared<'_>> {
     remembered(
         password,
@@ -141,6 +144,7 @@ fn preparation(prepared: Option<Prepared<'_>>) -> Preparation {
 }
 
 /// A text's kept preparation, as a [`Prepared`] borrowing from the text.
+#[inline]
 fn remembered<'a>(typed: &'a Text, kept: &'a Preparation) -> Option<Prepared<'a>> {
     Some(match kept.as_ref()? {
         None => Prepared::AsTyped(typed),
@@ -229,7 +233,7 @@ impl State {
             return Outcome::Rejected(Reason::UsernameTaken);
         }
         self.accounts.insert(
-            name.to_string(),
+            name.keep(user),
             Account {
                 password,
                 mfa: mfa && self.choices.mfa,

@@ -48,7 +48,7 @@ impl State {
                 };
                 out.push(Counter {
                     kind: CounterKind::WrongPasswords,
-                    subject: Subject::Account(name.clone()),
+                    subject: Subject::Account(name.to_string()),
                     value,
                     limit: self.params.lockout_threshold,
                 });

@@ -114,7 +114,7 @@ impl super::State {
             self.accounts
                 .iter()
                 .filter(|(_, a)| a.locked_until.is_some())
-                .map(|(name, _)| Subject::Account(name.clone())),
+                .map(|(name, _)| Subject::Account(name.to_string())),
         );
         subjects.extend(
             (0..self.challenges.len())

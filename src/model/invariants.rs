@@ -5,12 +5,18 @@ use super::{Aal, Op, Outcome, State};
 
 /// What the invariants need of the state before a step: cheap to keep (no strings, no maps), so
 /// checking every step costs little next to the service. [`check`] moves it on to the state
-/// after the step as it goes, so the lockstep loop walks the sessions once per step.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// after the step as it goes. A snapshot just taken makes the next check compare every session
+/// and account; after that, a check compares only those the step touched (the state's lists
+/// mark every one they hand out a way to change), so a step costs what it changed, not what the
+/// trace has built up.
+#[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     now: u64,
     access: usize,
     sessions: Vec<SessionMark>,
+    /// Whether the next check compares everything (the state it is of may not be the one the
+    /// step started from: it was just taken, or replaced by another explanation).
+    whole: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +38,14 @@ impl SessionMark {
     }
 }
 
+/// Two snapshots are equal when they hold the same marks (whether the next check compares
+/// everything is not part of what they remember).
+impl PartialEq for Snapshot {
+    fn eq(&self, other: &Self) -> bool {
+        (self.now, self.access, &self.sessions) == (other.now, other.access, &other.sessions)
+    }
+}
+
 impl Snapshot {
     pub fn of(state: &State) -> Self {
         let mut snapshot = Snapshot::default();
@@ -47,11 +61,14 @@ impl Snapshot {
         self.sessions.clear();
         self.sessions
             .extend(state.sessions.iter().map(SessionMark::of));
+        self.whole = true;
     }
 }
 
 /// Checks one transition `before --op/outcome--> after`, and on success leaves `before` a
-/// snapshot of `after` (on failure it is left part way: take it again before using it).
+/// snapshot of `after` (on failure it is left part way: take it again before using it). Unless
+/// `before` was just taken, `after` must be the state it was taken of after one
+/// [`State::apply`] (what tells which sessions and accounts the step touched).
 pub fn check(
     before: &mut Snapshot,
     op: &Op,
@@ -70,7 +87,14 @@ pub fn check(
             return Err(format!("revoked session #{session} authorised a call"));
         }
     }
-    for (i, (b, a)) in before.sessions.iter_mut().zip(&after.sessions).enumerate() {
+    let mut changed = after.sessions.touched();
+    let mut accounts = after.accounts.touched();
+    if before.whole {
+        changed.mark_all();
+        accounts.mark_all();
+    }
+    for i in changed.below(before.sessions.len()) {
+        let (b, a) = (&mut before.sessions[i], &after.sessions[i]);
         if b.revoked && !a.revoked {
             return Err(format!("session #{i} came back from revocation"));
         }
@@ -102,7 +126,8 @@ pub fn check(
     if grants_nothing && after.access.len() != before.access {
         return Err(format!("{outcome:?} granted an access token"));
     }
-    for (name, account) in &after.accounts {
+    for i in accounts.below(after.accounts.len()) {
+        let (name, account) = after.accounts.at(i);
         if account.failures >= after.params.lockout_threshold {
             return Err(format!(
                 "{name} has {} failures, at or over the threshold",
@@ -110,11 +135,14 @@ pub fn check(
             ));
         }
     }
-    before
-        .sessions
-        .extend(new_sessions.iter().map(SessionMark::of));
+    if !new_sessions.is_empty() {
+        before
+            .sessions
+            .extend(new_sessions.iter().map(SessionMark::of));
+    }
     before.now = after.now;
     before.access = after.access.len();
+    before.whole = false;
     Ok(())
 }
 

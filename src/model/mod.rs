@@ -32,8 +32,10 @@ pub mod op;
 pub mod outcome;
 pub mod params;
 pub mod profile;
+pub mod session_list;
 pub mod sessions;
 pub mod text;
+pub mod touched;
 
 pub use counters::{Counter, CounterKind};
 pub use deadlines::{Deadline, DeadlineKind, Subject};
@@ -43,6 +45,8 @@ pub use params::Params;
 pub use profile::{Choices, Profile};
 
 pub use account_map::AccountMap;
+pub use session_list::SessionList;
+pub use touched::Touched;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Account {
@@ -105,7 +109,7 @@ pub struct State {
     pub version: Version,
     pub upstream: Upstream,
     pub accounts: AccountMap,
-    pub sessions: Vec<Session>,
+    pub sessions: SessionList,
     pub access: Vec<AccessToken>,
     pub challenges: Vec<Challenge>,
 }
@@ -138,6 +142,8 @@ impl State {
     /// `step` in place: the same transition without copying the state (what the lockstep loop
     /// uses; `step` is defined by it).
     pub fn apply(&mut self, op: &Op) -> Outcome {
+        self.sessions.forget_touched();
+        self.accounts.forget_touched();
         match op {
             Op::Register {
                 user,
