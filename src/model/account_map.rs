@@ -4,11 +4,11 @@ use super::touched::Touched;
 use super::{Account, Text};
 
 /// The accounts of a state by canonical name, in name order. A trace makes a handful, and the
-/// lockstep check reads them on every step (a lookup for most operations, a walk over all of
-/// them for the invariants), so they are kept as a sorted vector: a lookup is a binary search
-/// and a walk is a slice, where a `BTreeMap` walks its nodes. It reads like the map it replaces.
-/// Like [`SessionList`](super::SessionList) it marks every account it hands out a way to
-/// change, so the invariants look only at those.
+/// lockstep check looks one up on most steps, so they are kept as a sorted vector of (shared
+/// name, account): a lookup walks a few entries or binary-searches many, where a `BTreeMap`
+/// walks its nodes and compares names on the way. It reads like the map it replaces. Like
+/// [`SessionList`](super::SessionList) it marks every account it hands out a way to change, so
+/// the invariants look only at those.
 #[derive(Clone, Default)]
 pub struct AccountMap {
     accounts: Vec<(Text, Account)>,
@@ -16,29 +16,43 @@ pub struct AccountMap {
 }
 
 impl AccountMap {
+    /// Where the account `name` is, or where it would go.
     fn find(&self, name: &str) -> Result<usize, usize> {
-        // The model looks accounts up by the very text it registered them with (the shared
-        // text of the operation, or its one remembered preparation), so first look for that
-        // text itself: a few address comparisons instead of comparing names byte by byte.
-        let same = |(n, _): &(Text, Account)| std::ptr::eq(n.as_ref(), name);
-        match self.accounts.iter().position(same) {
+        match self.position(name) {
             Some(i) => Ok(i),
-            None => self.accounts.binary_search_by(|(n, _)| (**n).cmp(name)),
+            None => Err(self.accounts.partition_point(|(n, _)| **n < *name)),
         }
     }
 
+    /// Where the account `name` is. A trace makes a handful of accounts, and most lookups name
+    /// one by the very text it was registered with (the operation's shared text, or its one
+    /// remembered preparation), or no account at all: a walk that compares lengths, then
+    /// addresses, reads a name only when it must; a binary search would read one on every
+    /// probe. Many accounts are searched the usual way.
+    fn position(&self, name: &str) -> Option<usize> {
+        if self.accounts.len() > 16 {
+            return self
+                .accounts
+                .binary_search_by(|(n, _)| (**n).cmp(name))
+                .ok();
+        }
+        self.accounts.iter().position(|(n, _)| {
+            n.len() == name.len() && (n.as_ptr() == name.as_ptr() || **n == *name)
+        })
+    }
+
     pub fn get(&self, name: &str) -> Option<&Account> {
-        self.find(name).ok().map(|i| &self.accounts[i].1)
+        self.position(name).map(|i| &self.accounts[i].1)
     }
 
     pub fn get_mut(&mut self, name: &str) -> Option<&mut Account> {
-        let i = self.find(name).ok()?;
+        let i = self.position(name)?;
         self.touched.mark(i);
         Some(&mut self.accounts[i].1)
     }
 
     pub fn contains_key(&self, name: &str) -> bool {
-        self.find(name).is_ok()
+        self.position(name).is_some()
     }
 
     /// Adds or replaces the account `name`; returns the one it replaced.
@@ -196,5 +210,30 @@ mod tests {
         assert!(ours.get(&carol).is_some() && ours.get(String::from("carol").as_str()).is_some());
         assert_eq!(ours.get(&carol[..3]), None);
         assert_eq!(ours.values().count(), theirs.values().count());
+    }
+
+    #[test]
+    fn many_accounts_are_found_as_a_few_are() {
+        // Past 16 accounts a lookup is a binary search: the same answers, in the same order.
+        let (mut ours, mut theirs) = (AccountMap::default(), BTreeMap::new());
+        for i in (0..40).rev() {
+            let name = format!("user{}", i * 7 % 40);
+            ours.insert(name.as_str().into(), account(i));
+            theirs.insert(name, account(i));
+            for probe in ["user0", "user39", "user17", "user", "user40", "zed"] {
+                assert_eq!(
+                    ours.get(probe),
+                    theirs.get(probe),
+                    "{probe} among {}",
+                    ours.len()
+                );
+            }
+        }
+        assert!(ours
+            .keys()
+            .map(|n| n.to_string())
+            .eq(theirs.keys().cloned()));
+        ours.get_mut("user23").unwrap().failures = 99;
+        assert_eq!(ours["user23"].failures, 99);
     }
 }
