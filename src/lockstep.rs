@@ -154,20 +154,22 @@ fn run_loop(
             }
         }
         if let Err(m) = invariants::check(&mut before, op, &expected, &state) {
-            return finish(out, i, op, expected, None, Actual::Invariant(m), None);
+            let broken = Actual::Invariant(m.to_string());
+            return finish(out, i, op, expected, None, broken, None);
         }
         let answer = driver.apply(op);
-        if *op == Op::Crash {
+        if matches!(op, Op::Crash) {
             crash_armed = true;
         } else if request {
             crash_armed = false;
         }
-        // The service's answer as an outcome for the record (`None`: lost in a crash). A
-        // verdict keeps none: the answer is dropped where it was compared, not moved on.
-        let actual = match answer {
+        // The answer is read where it lies: moving it (or the model's outcome) into another
+        // slot on every step stalled the loop on reading it back (perf), for a verdict that
+        // only compares and drops them.
+        match &answer {
             Ok(actual) => {
                 // Keep the explanations that predicted this answer; the first is reported.
-                let explains = |e: &Outcome| seen.agree(e, &actual);
+                let explains = |e: &Outcome| seen.agree(e, actual);
                 if !explains(&expected) {
                     match other_expected.iter().position(explains) {
                         Some(k) => {
@@ -178,7 +180,7 @@ fn run_loop(
                         None => {
                             let failed = Actual::Outcome(actual.clone());
                             let by = driver.served_by();
-                            return finish(out, i, op, expected, Some(actual), failed, by);
+                            return finish(out, i, op, expected, answer.ok(), failed, by);
                         }
                     }
                 }
@@ -191,7 +193,6 @@ fn run_loop(
                         .collect();
                     others = dedup(kept, &state);
                 }
-                record.then_some(actual)
             }
             Err(DriverError::Lost(_)) if before_crash.is_some() => {
                 // Either the request never took effect, or it did and its answer was lost:
@@ -206,17 +207,17 @@ fn run_loop(
                 state = all.remove(0);
                 others = dedup(all, &state);
                 before.retake(&state);
-                None
             }
             Err(e) => {
-                let by = driver.served_by();
+                let (e, by) = (e.clone(), driver.served_by());
                 return finish(out, i, op, expected, None, Actual::Error(e), by);
             }
-        };
+        }
         if record {
             out.steps.push(StepRecord {
                 expected,
-                actual,
+                // `None`: lost in a crash.
+                actual: answer.ok(),
                 served_by: driver.served_by(),
             });
         }

@@ -65,6 +65,66 @@ impl Snapshot {
     }
 }
 
+/// Which invariant a step broke. Built where the check finds it and put into words only when
+/// shown: formatting in the check itself made every passing step pay for the frames it needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Broken {
+    TimeWentBackwards,
+    SessionsForgotten,
+    RevokedSessionAuthorised(usize),
+    CameBackFromRevocation(usize),
+    WentBack(usize),
+    ChangedAssurance(usize),
+    /// An operation created a number of sessions its answer does not account for.
+    SessionsCreated {
+        op: Op,
+        outcome: Outcome,
+        created: usize,
+    },
+    /// A refusal (or an MFA challenge) came with an access token.
+    GrantedAccess(Outcome),
+    /// An account kept a failure count at or over the lockout threshold.
+    OverThreshold {
+        name: String,
+        failures: u32,
+    },
+}
+
+impl std::fmt::Display for Broken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Broken::TimeWentBackwards => write!(f, "time went backwards"),
+            Broken::SessionsForgotten => write!(f, "sessions were forgotten"),
+            Broken::RevokedSessionAuthorised(s) => {
+                write!(f, "revoked session #{s} authorised a call")
+            }
+            Broken::CameBackFromRevocation(s) => {
+                write!(f, "session #{s} came back from revocation")
+            }
+            Broken::WentBack(s) => write!(f, "session #{s} went back a generation or epoch"),
+            Broken::ChangedAssurance(s) => write!(f, "session #{s} changed its assurance level"),
+            Broken::SessionsCreated {
+                op,
+                outcome,
+                created,
+            } => write!(
+                f,
+                "{op:?} answered {outcome:?} but created {created} sessions"
+            ),
+            Broken::GrantedAccess(outcome) => write!(f, "{outcome:?} granted an access token"),
+            Broken::OverThreshold { name, failures } => {
+                write!(
+                    f,
+                    "{name} has {failures} failures, at or over the threshold"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for Broken {}
+
 /// Checks one transition `before --op/outcome--> after`, and on success leaves `before` a
 /// snapshot of `after` (on failure it is left part way: take it again before using it). Unless
 /// `before` was just taken, `after` must be the state it was taken of after one
@@ -74,17 +134,17 @@ pub fn check(
     op: &Op,
     outcome: &Outcome,
     after: &State,
-) -> Result<(), String> {
+) -> Result<(), Broken> {
     if after.now < before.now {
-        return Err("time went backwards".into());
+        return Err(Broken::TimeWentBackwards);
     }
     if after.sessions.len() < before.sessions.len() {
-        return Err("sessions were forgotten".into());
+        return Err(Broken::SessionsForgotten);
     }
     // A revoked session that authorised a call: judged on the state before the step.
     if let Outcome::Authorized { session, .. } = outcome {
         if before.sessions.get(*session).is_some_and(|s| s.revoked) {
-            return Err(format!("revoked session #{session} authorised a call"));
+            return Err(Broken::RevokedSessionAuthorised(*session));
         }
     }
     let mut changed = after.sessions.touched();
@@ -96,13 +156,13 @@ pub fn check(
     for i in changed.below(before.sessions.len()) {
         let (b, a) = (&mut before.sessions[i], &after.sessions[i]);
         if b.revoked && !a.revoked {
-            return Err(format!("session #{i} came back from revocation"));
+            return Err(Broken::CameBackFromRevocation(i));
         }
         if a.generation < b.generation || a.access_epoch < b.access_epoch {
-            return Err(format!("session #{i} went back a generation or epoch"));
+            return Err(Broken::WentBack(i));
         }
         if a.aal != b.aal {
-            return Err(format!("session #{i} changed its assurance level"));
+            return Err(Broken::ChangedAssurance(i));
         }
         *b = SessionMark::of(a);
     }
@@ -116,23 +176,24 @@ pub fn check(
         Some(aal) if new_sessions.len() == 1 && new_sessions[0].aal == aal => {}
         None if new_sessions.is_empty() => {}
         _ => {
-            return Err(format!(
-                "{op:?} answered {outcome:?} but created {} sessions",
-                new_sessions.len()
-            ))
+            return Err(Broken::SessionsCreated {
+                op: op.clone(),
+                outcome: outcome.clone(),
+                created: new_sessions.len(),
+            })
         }
     }
     let grants_nothing = outcome.rejected() || matches!(outcome, Outcome::MfaRequired { .. });
     if grants_nothing && after.access.len() != before.access {
-        return Err(format!("{outcome:?} granted an access token"));
+        return Err(Broken::GrantedAccess(outcome.clone()));
     }
     for i in accounts.below(after.accounts.len()) {
         let (name, account) = after.accounts.at(i);
         if account.failures >= after.params.lockout_threshold {
-            return Err(format!(
-                "{name} has {} failures, at or over the threshold",
-                account.failures
-            ));
+            return Err(Broken::OverThreshold {
+                name: name.to_string(),
+                failures: account.failures,
+            });
         }
     }
     if !new_sessions.is_empty() {
@@ -184,7 +245,7 @@ mod tests {
         let (mut b, mut a) = (logged_in(), logged_in());
         before(&mut b);
         after(&mut a);
-        check(&mut Snapshot::of(&b), &op, &outcome, &a)
+        check(&mut Snapshot::of(&b), &op, &outcome, &a).map_err(|b| b.to_string())
     }
 
     fn same(_: &mut State) {}
