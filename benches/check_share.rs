@@ -7,6 +7,9 @@
 //! (against fresh services, then against those services' recorded answers) and the ratio is
 //! taken per round; the medians over all rounds are printed, with the spread between the
 //! first and third quartiles. The order within a round alternates, so drift favours neither.
+//! The check runs against a stand-in driver that hands out the recorded answers; what that
+//! costs on its own is timed too, and the share is also printed without it (the model, the
+//! invariants, the comparison and the loop alone).
 //!
 //! `cargo bench --bench check_share` (add `-- --rounds N`; default 40).
 
@@ -14,7 +17,7 @@ mod common;
 
 use authcheck::driver::{Driver, StoreKind};
 use authcheck::model::Op;
-use common::{answers, fresh, lockstep_all, replayed, traces, verdict_all};
+use common::{answers, fresh, lockstep_all, replayed, service_all, traces, verdict_all};
 use std::time::{Duration, Instant};
 
 /// How long `run` takes on drivers made by `setup` (not timed).
@@ -55,9 +58,14 @@ fn main() {
     let answers = answers(store, &traces);
     let services = || fresh(store, &traces);
     let recorded = || replayed(&answers);
-    // Per mode: lockstep ns/op, check ns/op, check ÷ lockstep.
-    let mut samples = [[(); 3].map(|_| Vec::new()), [(); 3].map(|_| Vec::new())];
+    // Per mode: lockstep ns/op, check ns/op, check ÷ lockstep, (check - replay) ÷ lockstep.
+    let mut samples = [[(); 4].map(|_| Vec::new()), [(); 4].map(|_| Vec::new())];
+    let mut replays = Vec::new();
     for round in 0..rounds {
+        // Handing out the recorded answers alone: the part of `check` that is the stand-in
+        // driver, not the model nor the comparison.
+        let replay = time(recorded, |d| service_all(d, &traces)).as_secs_f64();
+        replays.push(replay * 1e9 / ops);
         for (mode, samples) in samples.iter_mut().enumerate() {
             let (lockstep, check) = if round % 2 == 0 {
                 let l = time(services, |d| run(mode, d, &traces));
@@ -70,17 +78,21 @@ fn main() {
             samples[0].push(l * 1e9 / ops);
             samples[1].push(c * 1e9 / ops);
             samples[2].push(c / l * 100.0);
+            samples[3].push((c - replay) / l * 100.0);
         }
     }
     println!(
         "{rounds} rounds of {ops} ops (100 traces), in-process memory store, medians [Q1 Q3]:"
     );
-    for (name, [lockstep, check, share]) in ["verdict only", "recorded"].iter().zip(samples) {
+    let [r, ..] = quartiles(replays);
+    println!("  replaying the recorded answers alone: {r:.1} ns/op");
+    for (name, [lockstep, check, share, net]) in ["verdict only", "recorded"].iter().zip(samples) {
         let [l, ..] = quartiles(lockstep);
         let [c, ..] = quartiles(check);
         let [s, s1, s3] = quartiles(share);
+        let [n, n1, n3] = quartiles(net);
         println!(
-            "  {name:<12}  lockstep {l:6.0} ns/op  check {c:5.1} ns/op  share {s:4.2} % [{s1:.2} {s3:.2}]"
+            "  {name:<12}  lockstep {l:6.0} ns/op  check {c:5.1} ns/op  share {s:4.2} % [{s1:.2} {s3:.2}]  without the replay {n:4.2} % [{n1:.2} {n3:.2}]"
         );
     }
 }

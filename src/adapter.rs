@@ -347,9 +347,16 @@ impl Observability {
     }
 
     /// Whether `a` and `b` look the same through this API (without copying either when they
-    /// are simply equal, the lockstep's usual case).
+    /// are simply equal, the lockstep's usual case: inlined into the loop, with the projection
+    /// out of line).
+    #[inline]
     pub fn agree(&self, a: &Outcome, b: &Outcome) -> bool {
-        a == b || self.project(a) == self.project(b)
+        a == b || self.agree_projected(a, b)
+    }
+
+    #[inline(never)]
+    fn agree_projected(&self, a: &Outcome, b: &Outcome) -> bool {
+        self.project(a) == self.project(b)
     }
 
     /// What this API cannot show, for the summary.
