@@ -8,8 +8,9 @@ use super::{Account, Text};
 /// name, account): a lookup walks a few entries or binary-searches many, where a `BTreeMap`
 /// walks its nodes and compares names on the way. It reads like the map it replaces. Like
 /// [`SessionList`](super::SessionList) it marks every account it hands out a way to change, so
-/// the invariants look only at those.
-#[derive(Clone, Default)]
+/// the invariants look only at those. Two maps are equal when their accounts are (see
+/// [`Touched`]).
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
 pub struct AccountMap {
     accounts: Vec<(Text, Account)>,
     touched: Touched,
@@ -131,21 +132,6 @@ impl<'a> IntoIterator for &'a AccountMap {
     }
 }
 
-/// Two maps are equal when their accounts are (what a step touched is not part of a state).
-impl PartialEq for AccountMap {
-    fn eq(&self, other: &Self) -> bool {
-        self.accounts == other.accounts
-    }
-}
-
-impl Eq for AccountMap {}
-
-impl std::hash::Hash for AccountMap {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.accounts.hash(state);
-    }
-}
-
 /// Printed as the map it is (`{"alice": Account { .. }}`).
 impl std::fmt::Debug for AccountMap {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -193,11 +179,16 @@ mod tests {
             assert_eq!(ours.contains_key(name), theirs.contains_key(name));
         }
         ours.forget_touched();
+        let unmarked = ours.clone();
         ours.get_mut("bob").unwrap().failures = 9;
         assert_eq!(ours["bob"].failures, 9);
         let marked: Vec<usize> = ours.touched().below(ours.len()).collect();
         assert_eq!(marked, [1], "bob, second in name order, is the one changed");
         assert_eq!(ours.at(1).0, "bob");
+        let mut same_accounts = ours.clone();
+        same_accounts.forget_touched();
+        assert_eq!(ours, same_accounts, "marks are not part of the map");
+        assert_ne!(ours, unmarked, "bob's failures are");
         let carol = Text::from("carol");
         ours.insert(carol.clone(), account(0));
         theirs.insert("carol".into(), account(0));

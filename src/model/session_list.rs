@@ -6,7 +6,8 @@ use super::Session;
 /// The sessions of a state in the order they were created (a session's handle is its index).
 /// It reads as a slice; every way it hands out to change a session marks that session, so the
 /// invariants compare only the sessions a step touched and know the rest are as they were.
-#[derive(Clone, Default)]
+/// Two lists are equal when their sessions are (see [`Touched`]).
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
 pub struct SessionList {
     sessions: Vec<Session>,
     touched: Touched,
@@ -77,21 +78,6 @@ impl<'a> IntoIterator for &'a SessionList {
 
     fn into_iter(self) -> Self::IntoIter {
         self.sessions.iter()
-    }
-}
-
-/// Two lists are equal when their sessions are (what a step touched is not part of a state).
-impl PartialEq for SessionList {
-    fn eq(&self, other: &Self) -> bool {
-        self.sessions == other.sessions
-    }
-}
-
-impl Eq for SessionList {}
-
-impl std::hash::Hash for SessionList {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.sessions.hash(state);
     }
 }
 

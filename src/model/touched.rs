@@ -5,6 +5,10 @@
 /// whenever they hand out a way to change it, so the invariants can compare only those and know
 /// every other element is as it was. A step that may change them all (a walk with `iter_mut`,
 /// an insertion that shifts the rest) marks them all.
+///
+/// Marks are bookkeeping of the step in progress, not part of a state: any two compare equal
+/// and hash alike, so the lists that carry them derive their equality and hashing from their
+/// elements alone.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Touched {
     /// Bit `i`: index `i` (for the first 64; a trace rarely has more).
@@ -47,6 +51,18 @@ impl Touched {
             })
         })
     }
+}
+
+impl PartialEq for Touched {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Touched {}
+
+impl std::hash::Hash for Touched {
+    fn hash<H: std::hash::Hasher>(&self, _: &mut H) {}
 }
 
 #[cfg(test)]
