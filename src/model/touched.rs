@@ -30,6 +30,12 @@ impl Touched {
         self.all = true;
     }
 
+    /// Whether nothing is marked.
+    #[inline]
+    pub fn is_empty(self) -> bool {
+        self.low == 0 && !self.all
+    }
+
     /// Forgets every mark (at the start of a step).
     pub fn clear(&mut self) {
         *self = Touched::default();
@@ -90,5 +96,11 @@ mod tests {
         assert_eq!(below(t, 4), [0, 1, 2, 3]);
         t.clear();
         assert_eq!(below(t, 4), Vec::<usize>::new());
+        assert!(t.is_empty());
+        t.mark(70);
+        assert!(!t.is_empty(), "a mark past 64 is a mark");
+        t.clear();
+        t.mark(0);
+        assert!(!t.is_empty());
     }
 }
