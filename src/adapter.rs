@@ -111,6 +111,21 @@ pub enum Control {
 }
 
 impl Control {
+    /// Whether `op` is a protocol request, not a control ([`Control::of`] is `None`): a test of
+    /// the operation's discriminant, for loops that ask on every step.
+    #[inline]
+    pub fn is_request(op: &Op) -> bool {
+        !matches!(
+            op,
+            Op::Tick { .. }
+                | Op::Deploy { .. }
+                | Op::Restart
+                | Op::UpstreamFault { .. }
+                | Op::Rollout { .. }
+                | Op::Crash
+        )
+    }
+
     /// The control an operation stands for (`None` for protocol requests).
     pub fn of(op: &Op) -> Option<Control> {
         Some(match op {
@@ -402,3 +417,69 @@ impl std::fmt::Display for AdapterError {
 }
 
 impl std::error::Error for AdapterError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Code, RolloutStep, Scope, Token, Upstream, Version};
+
+    #[test]
+    fn is_request_is_what_has_no_control() {
+        let t = || Token::Access(0);
+        let ops = [
+            Op::Register {
+                user: "a".into(),
+                password: "p".into(),
+                mfa: true,
+            },
+            Op::Login {
+                user: "a".into(),
+                password: "p".into(),
+                device: 0,
+            },
+            Op::VerifyMfa {
+                challenge: Token::Challenge(0),
+                code: Code::Right,
+            },
+            Op::Refresh { token: t() },
+            Op::Access { token: t() },
+            Op::Sensitive { token: t() },
+            Op::Reauthenticate {
+                token: t(),
+                password: "p".into(),
+            },
+            Op::Logout {
+                token: t(),
+                scope: Scope::Global,
+            },
+            Op::Revoke { token: t() },
+            Op::ChangePassword {
+                token: t(),
+                old: "p".into(),
+                new: "q".into(),
+            },
+            Op::AdminDisable { user: "a".into() },
+            Op::AdminEnable { user: "a".into() },
+            Op::AdminUnlock { user: "a".into() },
+            Op::Tick { seconds: 1 },
+            Op::Deploy {
+                version: Version::V2,
+            },
+            Op::Restart,
+            Op::UpstreamFault {
+                mode: Upstream::Down,
+            },
+            Op::Rollout {
+                step: RolloutStep::Start,
+            },
+            Op::Crash,
+        ];
+        // One of every kind (a new kind fails here until it is listed).
+        let kinds: std::collections::BTreeSet<_> = ops.iter().map(Op::kind).collect();
+        assert_eq!(kinds.len(), crate::model::op::OpKind::ALL.len());
+        for op in &ops {
+            assert_eq!(Control::is_request(op), Control::of(op).is_none(), "{op:?}");
+        }
+        assert_eq!(ops.iter().filter(|op| Control::is_request(op)).count(), 13);
+    }
+}

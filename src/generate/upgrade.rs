@@ -36,7 +36,7 @@ pub fn weave(u: &mut Unstructured<'_>, ops: Vec<Op>, caps: Capabilities) -> Vec<
 }
 
 fn op_is_request(op: &Op) -> bool {
-    crate::adapter::Control::of(op).is_none()
+    crate::adapter::Control::is_request(op)
 }
 
 /// Positions (before operation `at`) and steps: a mixed window that opens in the first half
