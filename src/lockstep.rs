@@ -148,9 +148,10 @@ fn run_loop(
         let mut expected = state.apply(op);
         // (Asked only when there are others: collecting from none cost every step a tenth of
         // the loop's own time.)
-        let mut other_expected: Vec<Outcome> = match others.is_empty() {
-            true => Vec::new(),
-            false => others.iter_mut().map(|s| s.apply(op)).collect(),
+        let mut other_expected: Vec<Outcome> = if others.is_empty() {
+            Vec::new()
+        } else {
+            others.iter_mut().map(|s| s.apply(op)).collect()
         };
         if let (Some(c), Some(marks)) = (coverage.as_deref_mut(), marks) {
             c.record(op.kind(), expected.kind());

@@ -4,7 +4,7 @@
 //! under them is an ordinary case, so every kind of request meets every phase of the rollout,
 //! and a request that dies in a crash is, like a real client's, usually sent again.
 
-use crate::adapter::Capabilities;
+use crate::adapter::{Capabilities, Control};
 use crate::model::{Op, RolloutStep};
 use arbitrary::{Result, Unstructured};
 
@@ -24,7 +24,7 @@ pub fn weave(u: &mut Unstructured<'_>, ops: Vec<Op>, caps: Capabilities) -> Vec<
         );
         // One request in about ten dies with the instance that serves it; a client whose
         // request died usually sends it again.
-        if caps.crash && op_is_request(&op) && u.ratio(1, 10).unwrap_or(false) {
+        if caps.crash && Control::is_request(&op) && u.ratio(1, 10).unwrap_or(false) {
             out.push(Op::Crash);
             if u.ratio(2, 3).unwrap_or(false) {
                 out.push(op.clone());
@@ -33,10 +33,6 @@ pub fn weave(u: &mut Unstructured<'_>, ops: Vec<Op>, caps: Capabilities) -> Vec<
         out.push(op);
     }
     out
-}
-
-fn op_is_request(op: &Op) -> bool {
-    crate::adapter::Control::is_request(op)
 }
 
 /// Positions (before operation `at`) and steps: a mixed window that opens in the first half
