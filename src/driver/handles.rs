@@ -2,7 +2,9 @@
 //! what the service answers.
 
 use crate::model::Token;
-use std::collections::{HashMap, HashSet};
+// Hash flooding is no threat to a test run, so the fast hash serves (SipHash was a few per cent
+// of a fuzz execution).
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use super::DriverError;
 

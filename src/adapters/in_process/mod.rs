@@ -9,16 +9,18 @@ use crate::adapter::{
 };
 use crate::model::{Op, Params, Profile, Upstream, Version};
 use auth::{ManualClock, MemoryOtpProvider, OtpMode, Protocol, Service, Store, TokenRng};
-use std::collections::HashSet;
+use rustc_hash::FxHashSet;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 mod calls;
+mod executor;
 mod scheduler;
 mod setup;
 
 pub use calls::reason;
 use calls::{call, panic_message, Shown};
+use executor::Executor;
 use scheduler::Scheduler;
 pub use setup::config;
 use setup::{build, open_store};
@@ -87,7 +89,7 @@ pub fn flaw_id(flaw: &Flaw) -> &'static str {
 
 /// A running `auth::Service` and everything around it.
 pub struct InProcess {
-    rt: tokio::runtime::Runtime,
+    executor: Executor,
     params: Params,
     store_kind: StoreKind,
     store: Arc<dyn Store>,
@@ -101,7 +103,7 @@ pub struct InProcess {
     /// The version deployed last (the adapter's own record, not the service's word for it).
     version: Version,
     /// Refresh tokens handed out so far (a grace retry hands back an old one).
-    refresh_seen: HashSet<String>,
+    refresh_seen: FxHashSet<String>,
     destinations: Arc<AtomicU64>,
     /// The last answer as the HTTP layer would send it.
     last_answer: Option<Shown>,
@@ -120,9 +122,6 @@ impl InProcess {
         seed: u64,
         flaw: Option<Flaw>,
     ) -> Result<Self, AdapterError> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .map_err(|e| AdapterError::Unavailable(format!("cannot build a runtime: {e}")))?;
         let (store, dir) = open_store(store_kind, None, flaw)?;
         let clock = ManualClock::new(CLOCK_START);
         let rng = Arc::new(TokenRng::seeded(seed));
@@ -139,7 +138,7 @@ impl InProcess {
             &otp,
         )?;
         Ok(InProcess {
-            rt,
+            executor: Executor::default(),
             params,
             store_kind,
             store,
@@ -151,7 +150,7 @@ impl InProcess {
             scheduler,
             flaw,
             version: Version::V1,
-            refresh_seen: HashSet::new(),
+            refresh_seen: FxHashSet::default(),
             destinations: Arc::new(AtomicU64::new(0)),
             last_answer: None,
         })
@@ -219,13 +218,14 @@ impl InProcess {
 impl Instance for InProcess {
     fn call(&mut self, request: &Request) -> Answer {
         let (svc, otp, destinations) = (&self.service, &self.otp, &self.destinations);
-        let rt = &self.rt;
+        let executor = &self.executor;
         // A panic in the service is a finding, not a crash of the harness.
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            rt.block_on(call(svc, otp, destinations, request))
+            executor.block_on(call(svc, otp, destinations, request))
         }));
         let (answer, transcript) = match result {
-            Ok(done) => done,
+            Ok(Ok(done)) => done,
+            Ok(Err(no_runtime)) => (Answer::Failed(no_runtime), None),
             Err(panic) => (
                 Answer::Failed(format!("panicked: {}", panic_message(&panic))),
                 None,
@@ -277,17 +277,16 @@ impl Instance for InProcess {
         schedule_seed: u64,
         prepare: &Prepare<'_>,
     ) -> Option<Vec<crate::concurrent::Event>> {
+        // Without a runtime the branches cannot be scheduled here; the engine runs them on
+        // threads instead.
+        let rt = self.executor.runtime().ok()?;
         let (svc, otp, destinations) = (&self.service, &self.otp, &self.destinations);
         self.scheduler.arm(Some(schedule_seed));
-        let events = crate::concurrent::record(
-            &self.rt,
-            branches,
-            suffix,
-            |op: Op, earlier: Vec<Answer>| {
+        let events =
+            crate::concurrent::record(rt, branches, suffix, |op: Op, earlier: Vec<Answer>| {
                 let request = prepare(&op, &earlier);
                 async move { call(svc, otp, destinations, &request).await.0 }
-            },
-        );
+            });
         self.scheduler.arm(None);
         Some(events)
     }
