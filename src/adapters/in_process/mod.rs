@@ -1,7 +1,8 @@
 //! The in-process adapter: `auth::Service` with a manual clock, a seeded RNG, the in-process
 //! OTP provider and either store. `Deploy` and `Restart` build a new service over the same store
-//! (for SQLite, the database file is reopened, as a restarted process would). Concurrent branches
-//! run either under a seeded scheduler at the service's interleaving points (deterministic,
+//! (for SQLite, the database file is reopened, as a restarted process would). A call one request
+//! at a time runs without a runtime unless it waits (`executor.rs`). Concurrent branches run
+//! either under a seeded scheduler at the service's interleaving points (deterministic,
 //! replayable) or on a multi-threaded runtime (real).
 
 use crate::adapter::{
