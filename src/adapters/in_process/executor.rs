@@ -5,6 +5,11 @@
 //! runtime, built the first time one is needed. Entering a runtime for every call cost the fuzz
 //! target about a twentieth of each execution, and building and dropping one with every service
 //! a fiftieth.
+//!
+//! The first poll has no tokio context: a service whose calls spawned tasks or set timers on
+//! tokio would panic there, and the panic would be reported as the service's. `auth`'s calls use
+//! nothing of tokio's (its HTTP layer does, and is not run here); a service that did would need
+//! the runtime entered first.
 
 use std::future::Future;
 use std::pin::pin;
