@@ -11,10 +11,10 @@
 //! nothing of tokio's (its HTTP layer does, and is not run here); a service that did would need
 //! the runtime entered first.
 
+use futures::FutureExt;
 use std::future::Future;
 use std::pin::pin;
 use std::sync::OnceLock;
-use std::task::{Context, Poll, Waker};
 use tokio::runtime::{Builder, Runtime};
 
 #[derive(Default)]
@@ -37,7 +37,8 @@ impl Executor {
     /// Runs `call` to completion: at once if it does not wait, else under the runtime.
     pub(super) fn block_on<F: Future>(&self, call: F) -> Result<F::Output, String> {
         let mut call = pin!(call);
-        if let Poll::Ready(done) = call.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        // Polled through a reborrow, so a call that waits goes on where it stopped.
+        if let Some(done) = call.as_mut().now_or_never() {
             return Ok(done);
         }
         Ok(self.runtime()?.block_on(call))
