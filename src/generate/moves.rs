@@ -14,8 +14,8 @@ use super::time::{self, RecentCalls};
 use super::values;
 use crate::adapter::Capabilities;
 use crate::model::{
-    Code, CounterKind, DeadlineKind, Op, OpKind, RolloutStep, Scope, State, Subject, Token,
-    Upstream, Version,
+    Code, CounterKind, Deadline, DeadlineKind, Op, OpKind, RolloutStep, Scope, State, Subject,
+    Token, Upstream, Version,
 };
 use arbitrary::{Result, Unstructured};
 
@@ -233,12 +233,25 @@ pub fn probe(u: &mut Unstructured<'_>, s: &State, session: usize) -> Result<Op> 
 
 /// A boundary probe: a tick to one second before, on or after a pending deadline of the model,
 /// then an operation on what that deadline belongs to (its token, its session, its account, its
-/// challenge) — so the answer that depends on the deadline is asked for right there.
+/// challenge) — so the answer that depends on the deadline is asked for right there. Which
+/// operation's answer depends on it is the model's to say: of the operations on the subject,
+/// those the model answers differently one second before the deadline and on it are preferred
+/// (three times in four). A step-up window is then probed with a sensitive call and a grace
+/// window with the previous refresh token, as a service that moved that one timestamp would
+/// answer differently there, and no list here says which rule reads which deadline. A third of
+/// the time after a call that moved a deadline, the tick lands instead on or just after where
+/// that deadline was: a service that did not move it (a reauthentication that left `auth_time`
+/// as it was, a call that did not extend the idle window) decides there as if it had passed.
 pub fn probe_deadline(
     u: &mut Unstructured<'_>,
     s: &State,
     recent: &RecentCalls,
 ) -> Result<Option<Vec<Op>>> {
+    if !recent.moved().is_empty() && u.ratio(1, 3)? {
+        let moved = u.choose(recent.moved())?;
+        let target = moved.was.saturating_add(*u.choose(&[0, 1])?);
+        return probe_at(u, s, &moved.now, target);
+    }
     let focused = time::focused_deadlines(s, recent);
     let deadlines = if !focused.is_empty() && u.ratio(1, 2)? {
         focused
@@ -249,51 +262,121 @@ pub fn probe_deadline(
         return Ok(None);
     };
     let target = d.at.saturating_add_signed(*u.choose(&[-1i64, 0, 1])?);
+    probe_at(u, s, d, target)
+}
+
+/// A tick to `target`, then an operation on `d`'s subject, preferably one whose answer `d`
+/// decides.
+fn probe_at(
+    u: &mut Unstructured<'_>,
+    s: &State,
+    d: &Deadline,
+    target: u64,
+) -> Result<Option<Vec<Op>>> {
     if target <= s.now {
         return Ok(None);
     }
-    let mut after = s.clone();
     let tick = Op::Tick {
         seconds: target - s.now,
     };
-    after.apply(&tick);
-    let probe = match &d.subject {
-        Subject::Access(k) => {
-            let token = Token::Access(*k);
-            match u.int_in_range(0..=3)? {
-                0 if s.choices.step_up => Op::Sensitive { token },
-                1 => Op::Revoke { token },
-                _ => Op::Access { token },
+    let candidates = probe_candidates(u, s, &d.subject)?;
+    let decisive = decisive(s, d.at, &candidates);
+    let pool = if !decisive.is_empty() && u.ratio(3, 4)? {
+        decisive
+    } else {
+        candidates
+    };
+    let Ok(probe) = u.choose(&pool) else {
+        return Ok(None);
+    };
+    Ok(Some(vec![tick, probe.clone()]))
+}
+
+/// Every operation a boundary probe may ask of `subject` in `s`.
+fn probe_candidates(u: &mut Unstructured<'_>, s: &State, subject: &Subject) -> Result<Vec<Op>> {
+    let step_up = s.choices.step_up;
+    // An access token's calls: the sensitive one and a reauthentication only where the
+    // profile has step-up.
+    let token_calls = |k: usize| {
+        let token = Token::Access(k);
+        let session = &s.sessions[s.access[k].session];
+        let mut calls = vec![Op::Access {
+            token: token.clone(),
+        }];
+        if step_up {
+            calls.push(Op::Sensitive {
+                token: token.clone(),
+            });
+            if let Some(account) = s.accounts.get(&session.user) {
+                calls.push(Op::Reauthenticate {
+                    token: token.clone(),
+                    password: account.password.clone(),
+                });
             }
         }
-        Subject::Session(i) => match d.kind {
-            DeadlineKind::Grace => Op::Refresh {
-                token: Token::Refresh {
-                    session: *i,
-                    generation: after.sessions[*i].generation.saturating_sub(1),
-                },
-            },
-            _ => probe(u, &after, *i)?,
-        },
-        Subject::Account(name) => Op::Login {
-            user: values::spelling_of(u, name)?,
-            password: if u.ratio(1, 2)? {
-                after.accounts[name].password.clone()
-            } else {
-                values::wrong_password()
-            },
-            device: u.int_in_range(0..=3)?,
-        },
-        Subject::Challenge(c) => Op::VerifyMfa {
-            challenge: Token::Challenge(*c),
-            code: if u.ratio(1, 2)? {
-                Code::Right
-            } else {
-                Code::Wrong
-            },
-        },
+        calls
     };
-    Ok(Some(vec![tick, probe]))
+    Ok(match subject {
+        Subject::Access(k) => {
+            let mut calls = token_calls(*k);
+            calls.push(Op::Revoke {
+                token: Token::Access(*k),
+            });
+            calls
+        }
+        Subject::Session(i) => {
+            let latest = s.access.iter().rposition(|a| a.session == *i);
+            let mut calls = latest.map(token_calls).unwrap_or_default();
+            let generation = s.sessions[*i].generation;
+            for generation in (generation.saturating_sub(1)..=generation).rev() {
+                calls.push(Op::Refresh {
+                    token: Token::Refresh {
+                        session: *i,
+                        generation,
+                    },
+                });
+            }
+            calls
+        }
+        Subject::Account(name) => {
+            let user = values::spelling_of(u, name)?;
+            let device = u.int_in_range(0..=3)?;
+            [
+                s.accounts[name.as_str()].password.clone(),
+                values::wrong_password(),
+            ]
+            .map(|password| Op::Login {
+                user: user.clone(),
+                password,
+                device,
+            })
+            .into()
+        }
+        Subject::Challenge(c) => [Code::Right, Code::Wrong]
+            .map(|code| Op::VerifyMfa {
+                challenge: Token::Challenge(*c),
+                code,
+            })
+            .into(),
+    })
+}
+
+/// The operations of `ops` that the model, from `s`, answers differently one second before
+/// `at` and on it.
+fn decisive(s: &State, at: u64, ops: &[Op]) -> Vec<Op> {
+    if at <= s.now {
+        return Vec::new();
+    }
+    let at_time = |t: u64| {
+        let mut state = s.clone();
+        state.apply(&Op::Tick { seconds: t - s.now });
+        state
+    };
+    let (before, on) = (at_time(at - 1), at_time(at));
+    ops.iter()
+        .filter(|op| before.clone().apply(op) != on.clone().apply(op))
+        .cloned()
+        .collect()
 }
 
 /// Operations that push one counter of the model to `gap` below its limit (`None` when no
@@ -326,4 +409,84 @@ pub fn approach_limit(u: &mut Unstructured<'_>, s: &State) -> Result<Option<Vec<
         });
     }
     Ok(Some(ops))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Params;
+
+    /// alice registered and logged in at 0 (session #0, access #0), then 100 s later; her
+    /// step-up window (200 s) ends before her access token (300 s) and her idle timeout.
+    fn logged_in() -> State {
+        let mut s = State::new(Params {
+            step_up_window: 200,
+            ..Params::default()
+        });
+        let password: crate::model::Text = "correct horse battery".into();
+        for op in [
+            Op::Register {
+                user: "alice".into(),
+                password: password.clone(),
+                mfa: false,
+            },
+            Op::Login {
+                user: "alice".into(),
+                password,
+                device: 0,
+            },
+            Op::Tick { seconds: 100 },
+        ] {
+            s.apply(&op);
+        }
+        s
+    }
+
+    fn deadline(s: &State, kind: DeadlineKind) -> Deadline {
+        s.deadlines_of(&Subject::Session(0))
+            .into_iter()
+            .find(|d| d.kind == kind)
+            .expect("a pending deadline of that kind")
+    }
+
+    /// At a step-up window's end only the sensitive call answers differently; at the idle
+    /// timeout, long after the access token expired, only the refresh does.
+    #[test]
+    fn the_model_says_which_calls_a_deadline_decides() {
+        let s = logged_in();
+        let mut u = Unstructured::new(&[0; 16]);
+        let calls = probe_candidates(&mut u, &s, &Subject::Session(0)).unwrap();
+        let kinds = |ops: Vec<Op>| ops.iter().map(Op::kind).collect::<Vec<_>>();
+        let step_up = deadline(&s, DeadlineKind::StepUp);
+        assert_eq!(kinds(decisive(&s, step_up.at, &calls)), [OpKind::Sensitive]);
+        let idle = deadline(&s, DeadlineKind::Idle);
+        assert_eq!(kinds(decisive(&s, idle.at, &calls)), [OpKind::Refresh]);
+    }
+
+    /// A reauthentication moves the step-up window's end; where it was is remembered, for a
+    /// probe of a service that did not move it.
+    #[test]
+    fn a_call_that_moves_a_deadline_leaves_where_it_was() {
+        let mut s = logged_in();
+        let was = deadline(&s, DeadlineKind::StepUp).at;
+        let mut recent = RecentCalls::default();
+        recent.apply(
+            &mut s,
+            &Op::Reauthenticate {
+                token: Token::Access(0),
+                password: "correct horse battery".into(),
+            },
+        );
+        let moved: Vec<_> = recent
+            .moved()
+            .iter()
+            .map(|m| (m.now.kind, m.was, m.now.at))
+            .collect();
+        assert!(
+            moved.contains(&(DeadlineKind::StepUp, was, was + 100)),
+            "{moved:?}"
+        );
+        recent.apply(&mut s, &Op::Tick { seconds: 1 });
+        assert!(recent.moved().is_empty(), "a tick moves no deadline");
+    }
 }

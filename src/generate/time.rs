@@ -3,7 +3,9 @@
 //! challenge), including those the last call just moved, is a target at one second before, on
 //! and after it. Beside them, *counterfactual* deadlines: each recent call's time plus each of
 //! the protocol's windows — where a deadline would be if that call had (wrongly) set one — so a
-//! service that moves a timestamp it should not is caught by a tick that lands in between.
+//! service that moves a timestamp it should not is caught by a tick that lands in between. And
+//! the other way round, *stale* deadlines: where a deadline the last call moved was before (a
+//! service that fails to move a timestamp it should still has it there).
 
 use crate::model::deadlines::NEVER;
 use crate::model::{Deadline, Op, Params, State, Subject};
@@ -11,11 +13,19 @@ use arbitrary::{Result, Unstructured};
 
 /// What the last few calls (not ticks) were about: their times, newest last, without repeats,
 /// and what the newest one acted on (its *focus*: the session, token, account or challenge it
-/// named or created).
+/// named or created), and which of the focus's deadlines it moved.
 #[derive(Debug, Clone, Default)]
 pub struct RecentCalls {
     times: Vec<u64>,
     focus: Vec<Subject>,
+    moved: Vec<Moved>,
+}
+
+/// A deadline the newest call moved, and where it was before (still ahead of the clock).
+#[derive(Debug, Clone)]
+pub struct Moved {
+    pub now: Deadline,
+    pub was: u64,
 }
 
 impl RecentCalls {
@@ -31,8 +41,24 @@ impl RecentCalls {
             }
         }
         self.focus = state.subjects(op);
+        let before: Vec<Deadline> = self
+            .focus
+            .iter()
+            .flat_map(|s| state.deadlines_of(s))
+            .collect();
         let (sessions, challenges) = (state.sessions.len(), state.challenges.len());
         state.apply(op);
+        self.moved = before
+            .into_iter()
+            .filter(|b| b.at > state.now)
+            .filter_map(|b| {
+                let now = state
+                    .deadlines_of(&b.subject)
+                    .into_iter()
+                    .find(|d| d.kind == b.kind && d.at != b.at)?;
+                Some(Moved { now, was: b.at })
+            })
+            .collect();
         if state.sessions.len() > sessions {
             self.focus.push(Subject::Session(state.sessions.len() - 1));
         }
@@ -40,6 +66,11 @@ impl RecentCalls {
             self.focus
                 .push(Subject::Challenge(state.challenges.len() - 1));
         }
+    }
+
+    /// The deadlines the newest call moved.
+    pub fn moved(&self) -> &[Moved] {
+        &self.moved
     }
 
     /// Whether deadline `d` belongs to what the last call acted on.
