@@ -48,14 +48,16 @@ impl RecentCalls {
             .collect();
         let (sessions, challenges) = (state.sessions.len(), state.challenges.len());
         state.apply(op);
+        // A window a profile does not have ends at `NEVER` and later: nothing aims there (a
+        // tick of 2^50 s is no time a service's clock can move by).
         self.moved = before
             .into_iter()
-            .filter(|b| b.at > state.now)
+            .filter(|b| b.at > state.now && b.at < NEVER)
             .filter_map(|b| {
                 let now = state
                     .deadlines_of(&b.subject)
                     .into_iter()
-                    .find(|d| d.kind == b.kind && d.at != b.at)?;
+                    .find(|d| d.kind == b.kind && d.at != b.at && d.at < NEVER)?;
                 Some(Moved { now, was: b.at })
             })
             .collect();
@@ -202,5 +204,40 @@ mod tests {
             let t = tick(&mut u, &state, &recent).unwrap();
             assert!(t < 10 * 365 * 86_400, "a tick of {t} s");
         }
+    }
+
+    /// Nor is a window the profile does not have remembered as moved: a call that moves
+    /// `last_active` moves no idle timeout that never comes.
+    #[test]
+    fn a_window_that_never_ends_is_never_moved() {
+        let params = Params {
+            idle_timeout: NEVER,
+            absolute_timeout: NEVER,
+            step_up_window: NEVER,
+            ..Params::default()
+        };
+        let mut state = State::new(params);
+        let mut recent = RecentCalls::default();
+        let password: crate::model::Text = "correct horse battery".into();
+        for op in [
+            Op::Register {
+                user: "alice".into(),
+                password: password.clone(),
+                mfa: false,
+            },
+            Op::Login {
+                user: "alice".into(),
+                password: password.clone(),
+                device: 0,
+            },
+            Op::Tick { seconds: 60 },
+            Op::Reauthenticate {
+                token: crate::model::Token::Access(0),
+                password,
+            },
+        ] {
+            recent.apply(&mut state, &op);
+        }
+        assert!(recent.moved().is_empty(), "{:?}", recent.moved());
     }
 }
