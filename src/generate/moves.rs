@@ -412,17 +412,14 @@ pub fn approach_limit(u: &mut Unstructured<'_>, s: &State) -> Result<Option<Vec<
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::model::Params;
 
-    /// alice registered and logged in at 0 (session #0, access #0), then 100 s later; her
-    /// step-up window (200 s) ends before her access token (300 s) and her idle timeout.
-    fn logged_in() -> State {
-        let mut s = State::new(Params {
-            step_up_window: 200,
-            ..Params::default()
-        });
+    /// Under `params`, alice registered and logged in at 0 (session #0, access #0), then 100 s
+    /// later.
+    pub(in crate::generate) fn logged_in(params: Params) -> State {
+        let mut s = State::new(params);
         let password: crate::model::Text = "correct horse battery".into();
         for op in [
             Op::Register {
@@ -442,6 +439,15 @@ mod tests {
         s
     }
 
+    /// [`logged_in`] with a step-up window (200 s) that ends before her access token (300 s)
+    /// and her idle timeout.
+    fn stepped_up() -> State {
+        logged_in(Params {
+            step_up_window: 200,
+            ..Params::default()
+        })
+    }
+
     fn deadline(s: &State, kind: DeadlineKind) -> Deadline {
         s.deadlines_of(&Subject::Session(0))
             .into_iter()
@@ -453,7 +459,7 @@ mod tests {
     /// timeout, long after the access token expired, only the refresh does.
     #[test]
     fn the_model_says_which_calls_a_deadline_decides() {
-        let s = logged_in();
+        let s = stepped_up();
         let mut u = Unstructured::new(&[0; 16]);
         let calls = probe_candidates(&mut u, &s, &Subject::Session(0)).unwrap();
         let kinds = |ops: Vec<Op>| ops.iter().map(Op::kind).collect::<Vec<_>>();
@@ -467,7 +473,7 @@ mod tests {
     /// probe of a service that did not move it.
     #[test]
     fn a_call_that_moves_a_deadline_leaves_where_it_was() {
-        let mut s = logged_in();
+        let mut s = stepped_up();
         let was = deadline(&s, DeadlineKind::StepUp).at;
         let mut recent = RecentCalls::default();
         recent.apply(
