@@ -157,6 +157,8 @@ impl Generator {
 
     /// Generates until `len` operations or the bytes run out.
     pub fn run(mut self, u: &mut Unstructured<'_>, len: usize) -> Vec<Op> {
+        // (A move may overshoot `len`; the rest grows as it must.)
+        self.ops.reserve(len.min(1024));
         while self.ops.len() < len && !u.is_empty() {
             if self.step(u, len).is_err() {
                 break;

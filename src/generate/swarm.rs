@@ -99,7 +99,9 @@ impl Swarm {
         let has_sessions = !s.sessions.is_empty();
         let live_sessions = s.sessions.iter().any(|x| !x.revoked);
         let open_challenges = s.challenges.iter().any(|c| !c.dead);
-        let mut menu: Vec<(OpKind, u32)> = Vec::new();
+        // Room for every kind and the set-up moves: the generator asks on every step, and
+        // growing the vector one kind at a time was half of what a menu cost.
+        let mut menu: Vec<(OpKind, u32)> = Vec::with_capacity(self.weights.len() + 2);
         for &(kind, w) in &self.weights {
             if w == 0 {
                 continue;

@@ -19,6 +19,11 @@ pub struct RecentCalls {
     times: Vec<u64>,
     focus: Vec<Subject>,
     moved: Vec<Moved>,
+    /// The focus's deadlines before and after the newest call (kept only for their memory:
+    /// the generator runs this on every operation, and allocating them afresh was a third of
+    /// its time).
+    before: Vec<Deadline>,
+    after: Vec<Deadline>,
 }
 
 /// A deadline the newest call moved, and where it was before (still ahead of the clock).
@@ -40,35 +45,37 @@ impl RecentCalls {
                 self.times.remove(0);
             }
         }
-        self.focus = state.subjects(op);
-        let before: Vec<Deadline> = self
-            .focus
-            .iter()
-            .flat_map(|s| state.deadlines_of(s))
-            .collect();
+        self.focus.clear();
+        state.push_subjects(op, &mut self.focus);
+        self.before.clear();
+        for subject in &self.focus {
+            state.push_deadlines_of(subject, &mut self.before);
+        }
         let (sessions, challenges) = (state.sessions.len(), state.challenges.len());
         state.apply(op);
-        let after: Vec<Deadline> = self
-            .focus
-            .iter()
-            .flat_map(|s| state.deadlines_of(s))
-            .collect();
+        self.after.clear();
+        for subject in &self.focus {
+            state.push_deadlines_of(subject, &mut self.after);
+        }
         // A window a profile does not have ends at `NEVER` and later: nothing aims there (a
         // tick of 2^50 s is no time a service's clock can move by).
         let finite = |d: &Deadline| d.at < NEVER;
-        self.moved = before
-            .into_iter()
-            .filter(|b| b.at > state.now && finite(b))
-            .filter_map(|b| {
-                let now = after.iter().find(|d| {
-                    d.subject == b.subject && d.kind == b.kind && d.at != b.at && finite(d)
-                })?;
-                Some(Moved {
+        self.moved.clear();
+        for b in &self.before {
+            if b.at <= state.now || !finite(b) {
+                continue;
+            }
+            let now = self
+                .after
+                .iter()
+                .find(|d| d.subject == b.subject && d.kind == b.kind && d.at != b.at && finite(d));
+            if let Some(now) = now {
+                self.moved.push(Moved {
                     now: now.clone(),
                     was: b.at,
-                })
-            })
-            .collect();
+                });
+            }
+        }
         if state.sessions.len() > sessions {
             self.focus.push(Subject::Session(state.sessions.len() - 1));
         }

@@ -99,107 +99,107 @@ impl super::State {
     /// ticks at them.
     pub fn deadlines(&self) -> Vec<Deadline> {
         let now = self.now;
-        let mut subjects: Vec<Subject> = Vec::new();
+        let mut out = Vec::new();
         for (i, s) in self.sessions.iter().enumerate() {
             if liveness(s, now, &self.params).is_ok() {
-                subjects.push(Subject::Session(i));
+                self.push_deadlines_of(&Subject::Session(i), &mut out);
             }
         }
         for (k, t) in self.access.iter().enumerate() {
             if t.epoch == self.sessions[t.session].access_epoch && self.live(t.session) {
-                subjects.push(Subject::Access(k));
+                self.push_deadlines_of(&Subject::Access(k), &mut out);
             }
         }
-        subjects.extend(
-            self.accounts
-                .iter()
-                .filter(|(_, a)| a.locked_until.is_some())
-                .map(|(name, _)| Subject::Account(name.to_string())),
-        );
-        subjects.extend(
-            (0..self.challenges.len())
-                .filter(|c| !self.challenges[*c].dead)
-                .map(Subject::Challenge),
-        );
-        subjects
-            .iter()
-            .flat_map(|subject| self.deadlines_of(subject))
-            .filter(|d| d.at >= now && d.at < NEVER)
-            .collect()
+        for (name, a) in self.accounts.iter() {
+            if a.locked_until.is_some() {
+                self.push_deadlines_of(&Subject::Account(name.to_string()), &mut out);
+            }
+        }
+        for (c, challenge) in self.challenges.iter().enumerate() {
+            if !challenge.dead {
+                self.push_deadlines_of(&Subject::Challenge(c), &mut out);
+            }
+        }
+        out.retain(|d| d.at >= now && d.at < NEVER);
+        out
     }
 
     /// The timestamps of one subject that decide answers (past ones included): a session's
     /// idle, absolute, step-up and grace deadlines; an access token's expiry; an account's lock;
     /// a challenge's expiry.
     pub fn deadlines_of(&self, subject: &Subject) -> Vec<Deadline> {
+        let mut out = Vec::new();
+        self.push_deadlines_of(subject, &mut out);
+        out
+    }
+
+    /// [`deadlines_of`](Self::deadlines_of) onto the end of `out` (the generator asks on every
+    /// step, into vectors it reuses).
+    pub fn push_deadlines_of(&self, subject: &Subject, out: &mut Vec<Deadline>) {
         let p = &self.params;
-        let at = |at: u64, kind| Deadline {
-            at,
-            kind,
-            subject: subject.clone(),
+        let mut at = |at: u64, kind| {
+            out.push(Deadline {
+                at,
+                kind,
+                subject: subject.clone(),
+            })
         };
         match subject {
             Subject::Session(i) => {
                 let Some(s) = self.sessions.get(*i).filter(|s| !s.revoked) else {
-                    return Vec::new();
+                    return;
                 };
-                let mut out = vec![
-                    at(
-                        s.last_active.saturating_add(p.idle_timeout),
-                        DeadlineKind::Idle,
-                    ),
-                    at(
-                        s.created_at.saturating_add(p.absolute_timeout),
-                        DeadlineKind::Absolute,
-                    ),
-                    at(
-                        s.auth_time.saturating_add(p.step_up_window),
-                        DeadlineKind::StepUp,
-                    ),
-                ];
+                at(
+                    s.last_active.saturating_add(p.idle_timeout),
+                    DeadlineKind::Idle,
+                );
+                at(
+                    s.created_at.saturating_add(p.absolute_timeout),
+                    DeadlineKind::Absolute,
+                );
+                at(
+                    s.auth_time.saturating_add(p.step_up_window),
+                    DeadlineKind::StepUp,
+                );
                 if let Some(r) = s.rotated_at {
-                    out.push(at(r.saturating_add(p.refresh_grace), DeadlineKind::Grace));
+                    at(r.saturating_add(p.refresh_grace), DeadlineKind::Grace);
                 }
-                out
             }
-            Subject::Access(k) => self
-                .access
-                .get(*k)
-                .map(|t| {
+            Subject::Access(k) => {
+                if let Some(t) = self.access.get(*k) {
                     at(
                         t.issued_at.saturating_add(p.access_ttl),
                         DeadlineKind::AccessExpiry,
-                    )
-                })
-                .into_iter()
-                .collect(),
-            Subject::Account(name) => self
-                .accounts
-                .get(name)
-                .and_then(|a| a.locked_until)
-                .map(|u| at(u, DeadlineKind::LockLapse))
-                .into_iter()
-                .collect(),
-            Subject::Challenge(c) => self
-                .challenges
-                .get(*c)
-                .filter(|ch| !ch.dead)
-                .map(|ch| {
+                    );
+                }
+            }
+            Subject::Account(name) => {
+                if let Some(u) = self.accounts.get(name).and_then(|a| a.locked_until) {
+                    at(u, DeadlineKind::LockLapse);
+                }
+            }
+            Subject::Challenge(c) => {
+                if let Some(ch) = self.challenges.get(*c).filter(|ch| !ch.dead) {
                     at(
                         ch.created_at.saturating_add(p.mfa_challenge_ttl),
                         DeadlineKind::ChallengeExpiry,
-                    )
-                })
-                .into_iter()
-                .collect(),
+                    );
+                }
+            }
         }
     }
 
     /// What `op` acts on: the session and access token its token names, the account it names,
     /// the challenge it presents.
     pub fn subjects(&self, op: &super::Op) -> Vec<Subject> {
-        use super::{Op, Token};
         let mut out = Vec::new();
+        self.push_subjects(op, &mut out);
+        out
+    }
+
+    /// [`subjects`](Self::subjects) onto the end of `out`.
+    pub fn push_subjects(&self, op: &super::Op, out: &mut Vec<Subject>) {
+        use super::{Op, Token};
         match op.token() {
             Some(Token::Access(k)) => {
                 out.push(Subject::Access(*k));
@@ -220,6 +220,5 @@ impl super::State {
             }
             _ => {}
         }
-        out
     }
 }
