@@ -42,7 +42,11 @@ impl TokenRng {
     pub fn token(&self, prefix: &str, bytes: usize) -> String {
         let mut buf = vec![0u8; bytes];
         self.fill(&mut buf);
-        format!("{prefix}{}", URL_SAFE_NO_PAD.encode(&buf))
+        // Encoded straight after the prefix: a service issues several of these per login.
+        let mut out = String::with_capacity(prefix.len() + bytes.div_ceil(3) * 4);
+        out.push_str(prefix);
+        URL_SAFE_NO_PAD.encode_string(&buf, &mut out);
+        out
     }
 }
 

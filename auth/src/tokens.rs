@@ -57,7 +57,9 @@ impl TokenKey {
         match format {
             Protocol::V1 => {
                 let mac = self.mac(V1_CONTEXT, session_id, generation);
-                format!("{V1_PREFIX}{}", URL_SAFE_NO_PAD.encode(mac))
+                let mut token = String::from(V1_PREFIX);
+                URL_SAFE_NO_PAD.encode_string(mac, &mut token);
+                token
             }
             Protocol::V2 => {
                 let mac = self.mac(V2_CONTEXT, session_id, generation);
