@@ -12,12 +12,11 @@ pub struct MemoryStore {
     tables: Mutex<Tables>,
 }
 
+/// The store's tables. Maps keyed by what a client chooses (usernames) keep std's keyed
+/// SipHash, so crafted names cannot pile into one bucket; maps keyed by what the service chose
+/// (its own meta keys, random session ids, SHA-256 token hashes) use FxHash, which is several
+/// times cheaper on the keys every request looks up.
 #[derive(Debug, Default)]
-///
-/// Maps keyed by what a client chooses (usernames) keep std's keyed SipHash, so crafted names
-/// cannot pile into one bucket; maps keyed by what the service chose (its own meta keys, random
-/// session ids, SHA-256 token hashes) use FxHash, which is several times cheaper on the keys
-/// every request looks up.
 struct Tables {
     meta: FxHashMap<String, Vec<u8>>,
     accounts: HashMap<String, Account>,
