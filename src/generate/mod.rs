@@ -157,7 +157,8 @@ impl Generator {
 
     /// Generates until `len` operations or the bytes run out.
     pub fn run(mut self, u: &mut Unstructured<'_>, len: usize) -> Vec<Op> {
-        // (A move may overshoot `len`; the rest grows as it must.)
+        // Room for what is asked, up to a bound: a caller may ask for far more operations than
+        // the bytes can make. (A move may overshoot `len`; the vector grows then.)
         self.ops.reserve(len.min(1024));
         while self.ops.len() < len && !u.is_empty() {
             if self.step(u, len).is_err() {
