@@ -10,7 +10,7 @@
 //! |---|---|
 //! | [`swarm`] | each case draws its own mix of operation kinds (some off, some weighted up) |
 //! | [`shapes`] | each case may draw its protocol numbers from a shape (small, equal, zero grace, threshold one, …) |
-//! | [`moves`] | repeat the previous operation k times (at once, or retried across a deadline); keep a session alive up to a far deadline; probe a deadline's subject at -1/0/+1 s; push a counter to its limit |
+//! | [`moves`] | repeat the previous operation k times (at once, or retried across a deadline); keep a session alive up to a far deadline; probe a deadline's subject at -1/0/+1 s; push a counter to its limit; observe what a call changed right after it |
 //! | [`time`] | ticks aimed at the model's pending deadlines and at counterfactual ones, ±1 s |
 //! | [`values`] | names in many scripts and spellings, passwords, hostile and cross-typed tokens |
 //! | [`upgrade`] | for upgrade targets: a mixed window, rollbacks, finalize and crashes laid over the case |
@@ -188,6 +188,7 @@ impl Generator {
             12..=14 if self.caps.clock => self.keep_alive(u, room),
             15..=17 => self.approach_limit(u),
             18..=25 if self.caps.clock => self.probe_deadline(u),
+            26..=41 => self.act_then_observe(u),
             _ => self.single(u),
         }
     }
@@ -202,6 +203,24 @@ impl Generator {
             }
             None => self.single(u),
         }
+    }
+
+    /// One operation from the mix, then one that looks at what it changed
+    /// ([`moves::observe`]). A tick is not followed: what the clock changes, the deadline
+    /// probes look at.
+    fn act_then_observe(&mut self, u: &mut Unstructured<'_>) -> Result<()> {
+        let kind = self.pick_kind(u)?;
+        let op = moves::one(u, &self.state, kind, self.caps, &self.swarm, &self.recent)?;
+        if kind == OpKind::Tick {
+            self.push(op);
+            return Ok(());
+        }
+        let before = self.state.clone();
+        self.push(op);
+        if let Some(op) = moves::observe(u, &before, &self.state, &self.recent, self.caps)? {
+            self.push(op);
+        }
+        Ok(())
     }
 
     fn single(&mut self, u: &mut Unstructured<'_>) -> Result<()> {

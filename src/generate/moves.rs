@@ -7,9 +7,11 @@
 //!   far deadline (the absolute timeout, a lock's lapse, any pending deadline) comes, then
 //!   probe it at one second before, on or after;
 //! - **approach a limit**: push a counter of the model (wrong passwords, wrong codes) to one or
-//!   two below its limit, so the next operation decides on the edge.
+//!   two below its limit, so the next operation decides on the edge;
+//! - **observe**: after a call, look at what it acted on with an operation whose answer the
+//!   call changed, so a call that left out part of its effect is seen at once.
 
-use super::swarm::Swarm;
+use super::swarm::{runnable, Swarm};
 use super::time::{self, RecentCalls};
 use super::values;
 use crate::adapter::Capabilities;
@@ -379,6 +381,75 @@ fn decisive(s: &State, at: u64, ops: &[Op]) -> Vec<Op> {
         .collect()
 }
 
+/// After a call, an operation on what it acted on or on another session of the same user,
+/// preferably (three times in four) one whose answer the call changed: the model, from the
+/// state `before` the call and from the state `after` it, answers it differently. A service
+/// that left out part of what a call does (a reauthentication that kept `auth_time`, a logout
+/// or a password change that left a token usable, a disable that left sessions alive) still
+/// answers as before the call; one that did something a refused call must not, answers
+/// otherwise. No list here says which call changes what: the model does.
+pub fn observe(
+    u: &mut Unstructured<'_>,
+    before: &State,
+    after: &State,
+    recent: &RecentCalls,
+    caps: Capabilities,
+) -> Result<Option<Op>> {
+    let mut candidates: Vec<Op> = Vec::new();
+    for subject in observed(after, recent.focus()) {
+        for op in probe_candidates(u, after, &subject)? {
+            if runnable(op.kind(), caps, after.choices) && !candidates.contains(&op) {
+                candidates.push(op);
+            }
+        }
+    }
+    let changed: Vec<Op> = candidates
+        .iter()
+        .filter(|op| before.clone().apply(op) != after.clone().apply(op))
+        .cloned()
+        .collect();
+    let pool = if !changed.is_empty() && u.ratio(3, 4)? {
+        changed
+    } else {
+        candidates
+    };
+    Ok(u.choose(&pool).ok().cloned())
+}
+
+/// What an observation may look at: the subjects of `focus` that exist in `s`, and the latest
+/// few sessions of each user they belong to (a call on one session may end the others).
+fn observed(s: &State, focus: &[Subject]) -> Vec<Subject> {
+    const SESSIONS_PER_USER: usize = 2;
+    let mut out: Vec<Subject> = Vec::new();
+    let mut users: Vec<&str> = Vec::new();
+    for subject in focus {
+        let user = match subject {
+            Subject::Access(k) => s.access.get(*k).map(|t| &*s.sessions[t.session].user),
+            Subject::Session(i) => s.sessions.get(*i).map(|x| &*x.user),
+            Subject::Account(name) => s.accounts.contains_key(name).then_some(name.as_str()),
+            Subject::Challenge(c) => s.challenges.get(*c).map(|c| &*c.user),
+        };
+        let Some(user) = user else {
+            continue; // a handle never issued, a name with no account: nothing to look at
+        };
+        out.push(subject.clone());
+        if !users.contains(&user) {
+            users.push(user);
+        }
+    }
+    for user in users {
+        let sessions = (0..s.sessions.len())
+            .rev()
+            .filter(|&i| *s.sessions[i].user == *user);
+        for i in sessions.take(SESSIONS_PER_USER) {
+            if !out.contains(&Subject::Session(i)) {
+                out.push(Subject::Session(i));
+            }
+        }
+    }
+    out
+}
+
 /// Operations that push one counter of the model to `gap` below its limit (`None` when no
 /// counter is far enough from it).
 pub fn approach_limit(u: &mut Unstructured<'_>, s: &State) -> Result<Option<Vec<Op>>> {
@@ -494,5 +565,78 @@ pub(super) mod tests {
         );
         recent.apply(&mut s, &Op::Tick { seconds: 1 });
         assert!(recent.moved().is_empty(), "a tick moves no deadline");
+    }
+
+    /// Once her step-up window has passed, a reauthentication changes what a sensitive call
+    /// answers, and nothing else an observation can ask: that call is what `observe` picks
+    /// when it takes what changed. A password change on her second session ends the first:
+    /// the first session's calls are looked at too.
+    #[test]
+    fn an_observation_asks_what_the_call_changed() {
+        let picks = |before: &State, op: Op| {
+            let mut after = before.clone();
+            let mut recent = RecentCalls::default();
+            recent.apply(&mut after, &op);
+            let mut picked = Vec::new();
+            for seed in 0..64u8 {
+                let bytes: Vec<u8> = (0..64)
+                    .map(|i| seed.wrapping_mul(31).wrapping_add(i))
+                    .collect();
+                let mut u = Unstructured::new(&bytes);
+                let caps = Capabilities::ALL;
+                if let Some(op) = observe(&mut u, before, &after, &recent, caps).unwrap() {
+                    picked.push(op);
+                }
+            }
+            picked
+        };
+        let mut s = stepped_up();
+        s.apply(&Op::Tick { seconds: 150 }); // past auth_time + 200
+        let reauth = Op::Reauthenticate {
+            token: Token::Access(0),
+            password: "correct horse battery".into(),
+        };
+        let picked = picks(&s, reauth);
+        let sensitive = Op::Sensitive {
+            token: Token::Access(0),
+        };
+        let share = picked.iter().filter(|op| **op == sensitive).count();
+        assert!(
+            share * 2 > picked.len(),
+            "{share} of {}: {picked:?}",
+            picked.len()
+        );
+
+        let mut s = logged_in(Params::default());
+        s.apply(&Op::Login {
+            user: "alice".into(),
+            password: "correct horse battery".into(),
+            device: 1,
+        });
+        let change = Op::ChangePassword {
+            token: Token::Access(1),
+            old: "correct horse battery".into(),
+            new: "hunter2hunter2".into(),
+        };
+        let picked = picks(&s, change);
+        assert!(
+            picked.iter().any(|op| op.token().is_some_and(|t| matches!(
+                t,
+                Token::Access(0) | Token::Refresh { session: 0, .. }
+            ))),
+            "the other session: {picked:?}"
+        );
+        // A call on a handle never issued gives nothing to look at.
+        let mut u = Unstructured::new(&[7; 32]);
+        let mut after = s.clone();
+        let mut recent = RecentCalls::default();
+        recent.apply(
+            &mut after,
+            &Op::Access {
+                token: Token::Access(9),
+            },
+        );
+        let observed = observe(&mut u, &s, &after, &recent, Capabilities::ALL).unwrap();
+        assert_eq!(observed, None);
     }
 }

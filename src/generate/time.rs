@@ -85,6 +85,11 @@ impl RecentCalls {
         }
     }
 
+    /// What the newest call acted on: what it named, and what it created.
+    pub fn focus(&self) -> &[Subject] {
+        &self.focus
+    }
+
     /// The deadlines the newest call moved.
     pub fn moved(&self) -> &[Moved] {
         &self.moved
