@@ -3,6 +3,8 @@
 #
 #   findings/repro.sh 1617            # 3.4.0: a refresh token two rotations old is honored
 #   findings/repro.sh revoked-in-grace   # 3.4.0: a token revoked by reuse protection is honored
+#   findings/repro.sh revoked-explicitly # 3.4.0: a token revoked through RFC 7009 is honored
+#   findings/repro.sh retry-after-revoke # 3.4.0: a grace retry after an access revoke forks the family
 #   findings/repro.sh duplicate [N]   # 3.4.1, grace 0: two concurrent refreshes of one token both succeed
 #   findings/repro.sh fork [N]        # 3.4.1, grace 10 s + reuse protection: a racing retry forks the family
 #
@@ -11,10 +13,10 @@
 # report would create the user with `manage.py createsuperuser` instead of POST /users.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
-case="${1:?usage: repro.sh 1617|revoked-in-grace|duplicate|fork [attempts]}"
+case="${1:?usage: repro.sh 1617|revoked-in-grace|revoked-explicitly|retry-after-revoke|duplicate|fork [attempts]}"
 attempts="${2:-20}"
 case "$case" in
-    1617|revoked-in-grace) version=3.4.0; settings=(--grace=10 --reuse-protection=1) ;;
+    1617|revoked-in-grace|revoked-explicitly|retry-after-revoke) version=3.4.0; settings=(--grace=10 --reuse-protection=1) ;;
     duplicate) version=3.4.1; settings=(--grace=0 --reuse-protection=0) ;;
     fork) version=3.4.1; settings=(--grace=10 --reuse-protection=1) ;;
     *) echo "unknown case $case" >&2; exit 2 ;;
@@ -57,6 +59,25 @@ revoked-in-grace)
     echo "reuse protection revoked the family; R1 is answered:"
     refresh "$r1" | show
     echo "expected: invalid_grant (R1 was revoked by reuse protection, not superseded)" ;;
+revoked-explicitly)
+    r0=$(login bob)
+    curl -s -o /dev/null "$BASE/o/revoke_token/" -d client_id=authcheck -d token="$r0"
+    echo "R0 revoked through RFC 7009 (/o/revoke_token/), then presented at once; it is answered:"
+    refresh "$r0" | show
+    echo "expected: invalid_grant (RFC 7009 2.1: the token cannot be used again after the revocation)" ;;
+retry-after-revoke)
+    r0=$(login bob)
+    pair=$(refresh "$r0")
+    a1=$(echo "$pair" | jq -r .access_token)
+    r1=$(echo "$pair" | jq -r .refresh_token)
+    curl -s -o /dev/null "$BASE/o/revoke_token/" -d client_id=authcheck -d token="$a1"
+    echo "R0 → (A1, R1); A1 revoked through RFC 7009; R0 retried within the grace period:"
+    retry=$(refresh "$r0")
+    echo "$retry" | show
+    echo "R1 and the retry's refresh token R2 both rotate:"
+    refresh "$r1" | show
+    refresh "$(echo "$retry" | jq -r .refresh_token)" | show
+    echo "expected: one live branch (the retry refused, or R1 handed back), never two" ;;
 duplicate|fork)
     both=0
     for i in $(seq "$attempts"); do
