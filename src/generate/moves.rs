@@ -376,9 +376,14 @@ fn decisive(s: &State, at: u64, ops: &[Op]) -> Vec<Op> {
     };
     let (before, on) = (at_time(at - 1), at_time(at));
     ops.iter()
-        .filter(|op| before.clone().apply(op) != on.clone().apply(op))
+        .filter(|op| answers_differ(&before, &on, op))
         .cloned()
         .collect()
+}
+
+/// Whether the model answers `op` differently from state `a` and from state `b`.
+fn answers_differ(a: &State, b: &State, op: &Op) -> bool {
+    a.clone().apply(op) != b.clone().apply(op)
 }
 
 /// After a call, an operation on what it acted on or on another session of the same user,
@@ -411,8 +416,8 @@ pub fn observe(
         for i in (1..order.len()).rev() {
             order.swap(i, u.int_in_range(0..=i)?);
         }
-        let changed = |op: &Op| before.clone().apply(op) != after.clone().apply(op);
-        if let Some(i) = order.into_iter().find(|&i| changed(&candidates[i])) {
+        let changed = |&i: &usize| answers_differ(before, after, &candidates[i]);
+        if let Some(i) = order.into_iter().find(changed) {
             return Ok(Some(candidates.swap_remove(i)));
         }
     }
