@@ -189,12 +189,25 @@ impl Generator {
             15..=17 => self.approach_limit(u),
             18..=25 if self.caps.clock => self.probe_deadline(u),
             26..=41 => self.act_then_observe(u),
+            42..=45 if self.caps.clock => self.neutral_probe(u),
             _ => self.single(u),
         }
     }
 
     fn probe_deadline(&mut self, u: &mut Unstructured<'_>) -> Result<()> {
         match moves::probe_deadline(u, &self.state, &self.recent)? {
+            Some(ops) => {
+                for op in ops {
+                    self.push(op);
+                }
+                Ok(())
+            }
+            None => self.single(u),
+        }
+    }
+
+    fn neutral_probe(&mut self, u: &mut Unstructured<'_>) -> Result<()> {
+        match moves::neutral_probe(u, &self.state, self.caps)? {
             Some(ops) => {
                 for op in ops {
                     self.push(op);

@@ -267,6 +267,86 @@ pub fn probe_deadline(
     probe_at(u, s, d, target)
 }
 
+/// A call that must leave a session's deadlines where they are, then a probe of one of them: a
+/// pending deadline `d` of a standing session; at a second between now and `d` (the next one,
+/// half the time, while its access token is likely still accepted), a call on the session that
+/// the model says moves none of its deadlines (a sensitive call refused for want of a step-up,
+/// a reauthentication or a password change with a wrong password, a password change to a weak
+/// one, an access token already refused…); then a tick to `d`, or a second before it, and the call `d` decides. A service
+/// that took the refused call for activity, or for a proof of the password, moved the deadline
+/// and answers as though it had not passed. Which calls leave which deadline alone is the
+/// model's to say.
+pub fn neutral_probe(
+    u: &mut Unstructured<'_>,
+    s: &State,
+    caps: Capabilities,
+) -> Result<Option<Vec<Op>>> {
+    let live: Vec<usize> = (0..s.sessions.len()).filter(|&i| s.live(i)).collect();
+    let Ok(&session) = u.choose(&live) else {
+        return Ok(None);
+    };
+    let subject = Subject::Session(session);
+    let deadlines: Vec<Deadline> = s
+        .deadlines_of(&subject)
+        .into_iter()
+        .filter(|d| d.at > s.now + 1 && d.at < crate::model::deadlines::NEVER)
+        .collect();
+    let Ok(d) = u.choose(&deadlines) else {
+        return Ok(None);
+    };
+    let last = d.at - s.now - 1;
+    let wait = if u.ratio(1, 2)? {
+        1
+    } else {
+        u.int_in_range(1..=last)?
+    };
+    let tick = Op::Tick { seconds: wait };
+    let mut at_call = s.clone();
+    at_call.apply(&tick);
+    let mut calls = probe_candidates(u, &at_call, &subject)?;
+    // The refusals of the calls that prove the password: a wrong one, or (for a password
+    // change) a right one with a new password too weak to take.
+    if let Some(k) = at_call.access.iter().rposition(|a| a.session == session) {
+        let token = Token::Access(k);
+        calls.push(Op::Reauthenticate {
+            token: token.clone(),
+            password: values::wrong_password(),
+        });
+        calls.push(Op::ChangePassword {
+            token: token.clone(),
+            old: values::wrong_password(),
+            new: "a new passphrase 2".into(),
+        });
+        if let Some(account) = at_call.accounts.get(&at_call.sessions[session].user) {
+            calls.push(Op::ChangePassword {
+                token,
+                old: account.password.clone(),
+                new: values::shared(u.choose(values::WEAK_PASSWORDS)?),
+            });
+        }
+    }
+    let unmoved = at_call.deadlines_of(&subject);
+    let neutral: Vec<Op> = calls
+        .into_iter()
+        .filter(|op| runnable(op.kind(), caps, s.choices))
+        .filter(|op| {
+            let mut after = at_call.clone();
+            after.apply(op);
+            after.deadlines_of(&subject) == unmoved
+        })
+        .collect();
+    let Ok(call) = u.choose(&neutral) else {
+        return Ok(None);
+    };
+    let mut after = at_call;
+    after.apply(call);
+    let target = d.at - *u.choose(&[0, 0, 1])?;
+    let Some(probe) = probe_at(u, &after, d, target)? else {
+        return Ok(None);
+    };
+    Ok(Some([vec![tick, call.clone()], probe].concat()))
+}
+
 /// A tick to `target`, then an operation on `d`'s subject, preferably one whose answer `d`
 /// decides.
 fn probe_at(
@@ -646,5 +726,51 @@ pub(super) mod tests {
         );
         let observed = observe(&mut u, &s, &after, &recent, Capabilities::ALL).unwrap();
         assert_eq!(observed, None);
+    }
+
+    /// A neutral probe makes a call the model says moves none of the session's deadlines, at a
+    /// second before one of them, then ticks to that deadline (or a second before) and asks
+    /// there; refused calls with a wrong password are among those it makes.
+    #[test]
+    fn a_neutral_call_is_followed_to_a_deadline_it_must_have_left_alone() {
+        let s = stepped_up();
+        let session = Subject::Session(0);
+        let mut wrong_password = 0;
+        let mut made = 0;
+        for seed in 0..64u8 {
+            let bytes: Vec<u8> = (0..96)
+                .map(|i| seed.wrapping_mul(41).wrapping_add(i))
+                .collect();
+            let mut u = Unstructured::new(&bytes);
+            let Some(ops) = neutral_probe(&mut u, &s, Capabilities::ALL).unwrap() else {
+                continue;
+            };
+            made += 1;
+            let [wait @ Op::Tick { .. }, call, to @ Op::Tick { .. }, probe] = &ops[..] else {
+                panic!("a tick, a call, a tick and a probe: {ops:?}");
+            };
+            let mut at_call = s.clone();
+            at_call.apply(wait);
+            let unmoved = at_call.deadlines_of(&session);
+            let mut after = at_call.clone();
+            after.apply(call);
+            assert_eq!(after.deadlines_of(&session), unmoved, "{call:?} moved one");
+            after.apply(to);
+            assert!(
+                unmoved
+                    .iter()
+                    .any(|d| after.now == d.at || after.now + 1 == d.at),
+                "the tick to {} is on no deadline of {unmoved:?}",
+                after.now
+            );
+            assert!(probe.token().is_some(), "{probe:?} asks about the session");
+            wrong_password += usize::from(matches!(
+                call,
+                Op::Reauthenticate { password, .. } | Op::ChangePassword { old: password, .. }
+                    if *password == values::wrong_password()
+            ));
+        }
+        assert!(made > 32, "{made} of 64");
+        assert!(wrong_password > 0);
     }
 }
