@@ -16,8 +16,8 @@ use super::time::{self, RecentCalls};
 use super::values;
 use crate::adapter::Capabilities;
 use crate::model::{
-    Code, CounterKind, Deadline, DeadlineKind, Op, OpKind, RolloutStep, Scope, State, Subject,
-    Token, Upstream, Version,
+    AccessToken, Code, CounterKind, Deadline, DeadlineKind, Op, OpKind, RolloutStep, Scope, State,
+    Subject, Token, Upstream, Version,
 };
 use arbitrary::{Result, Unstructured};
 
@@ -267,15 +267,15 @@ pub fn probe_deadline(
     probe_at(u, s, d, target)
 }
 
-/// A call that must leave a session's deadlines where they are, then a probe of one of them: a
-/// pending deadline `d` of a standing session; at a second between now and `d` (the next one,
-/// half the time, while its access token is likely still accepted), a call on the session that
-/// the model says moves none of its deadlines (a sensitive call refused for want of a step-up,
-/// a reauthentication or a password change with a wrong password, a password change to a weak
-/// one, an access token already refused…); then a tick to `d`, or a second before it, and the call `d` decides. A service
-/// that took the refused call for activity, or for a proof of the password, moved the deadline
-/// and answers as though it had not passed. Which calls leave which deadline alone is the
-/// model's to say.
+/// A call that must leave a session alone, then a probe of one of its deadlines: a pending
+/// deadline `d` of a standing session; at a second between now and `d` (the next one, half the
+/// time, while its access token is likely still accepted), a call on the session that the model
+/// says changes nothing of it: no deadline moved, nothing revoked, rotated or issued (a
+/// sensitive call refused for want of a step-up, a reauthentication or a password change with a
+/// wrong password, a password change to a weak one, an access token already refused…); then a
+/// tick to `d`, or a second before it, and the call `d` decides. A service that took the
+/// refused call for activity, or for a proof of the password, moved the deadline and answers as
+/// though it had not passed. Which calls leave the session alone is the model's to say.
 pub fn neutral_probe(
     u: &mut Unstructured<'_>,
     s: &State,
@@ -325,14 +325,13 @@ pub fn neutral_probe(
             });
         }
     }
-    let unmoved = at_call.deadlines_of(&subject);
     let neutral: Vec<Op> = calls
         .into_iter()
         .filter(|op| runnable(op.kind(), caps, s.choices))
         .filter(|op| {
             let mut after = at_call.clone();
             after.apply(op);
-            after.deadlines_of(&subject) == unmoved
+            leaves_alone(&at_call, &after, session)
         })
         .collect();
     let Ok(call) = u.choose(&neutral) else {
@@ -345,6 +344,20 @@ pub fn neutral_probe(
         return Ok(None);
     };
     Ok(Some([vec![tick, call.clone()], probe].concat()))
+}
+
+/// Whether the session and its access tokens are as they were: no deadline moved, nothing
+/// revoked, rotated or issued. A refused call leaves them alone; a logout or a reuse does not,
+/// though neither moves a deadline's second.
+fn leaves_alone(before: &State, after: &State, session: usize) -> bool {
+    let tokens = |s: &State| -> Vec<AccessToken> {
+        s.access
+            .iter()
+            .filter(|a| a.session == session)
+            .cloned()
+            .collect()
+    };
+    after.sessions[session] == before.sessions[session] && tokens(after) == tokens(before)
 }
 
 /// A tick to `target`, then an operation on `d`'s subject, preferably one whose answer `d`
@@ -728,7 +741,7 @@ pub(super) mod tests {
         assert_eq!(observed, None);
     }
 
-    /// A neutral probe makes a call the model says moves none of the session's deadlines, at a
+    /// A neutral probe makes a call the model says leaves the session alone, at a
     /// second before one of them, then ticks to that deadline (or a second before) and asks
     /// there; refused calls with a wrong password are among those it makes.
     #[test]
@@ -755,6 +768,10 @@ pub(super) mod tests {
             let mut after = at_call.clone();
             after.apply(call);
             assert_eq!(after.deadlines_of(&session), unmoved, "{call:?} moved one");
+            assert_eq!(
+                after.sessions[0], at_call.sessions[0],
+                "{call:?} changed it"
+            );
             after.apply(to);
             assert!(
                 unmoved
