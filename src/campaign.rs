@@ -8,6 +8,7 @@ use crate::concurrent::{self, ConcurrentFailure};
 use crate::coverage::Coverage;
 use crate::driver::{Connection, Driver, DriverError, Flaw, Mode};
 use crate::generate::{self, Plan, Settings};
+use crate::known::{self, KnownFinding};
 use crate::lockstep::{self, Failure, Run};
 use crate::model::{Op, Outcome, Params, Profile};
 use crate::shrink::shrink;
@@ -138,6 +139,9 @@ pub struct CheckOptions {
     pub mix: Mix,
     /// How concurrent cases run in process (over HTTP the server schedules itself).
     pub mode: Mode,
+    /// Bugs to pass over ([`crate::known`]): a sequential case that diverges in the shape of
+    /// one of them is counted in [`Summary::known`] and the campaign goes on.
+    pub known: Vec<KnownFinding>,
 }
 
 /// Which kinds of case a campaign runs.
@@ -197,6 +201,7 @@ impl Default for CheckOptions {
             shard: Shard::WHOLE,
             mix: Mix::Sequential,
             mode: Mode::Deterministic,
+            known: Vec::new(),
         }
     }
 }
@@ -332,6 +337,9 @@ pub struct Summary {
     pub elapsed: Duration,
     pub coverage: Coverage,
     pub failure: Option<Finding>,
+    /// Each of the options' known findings by name, and how many cases diverged in its shape
+    /// (passed over, not shrunk).
+    pub known: Vec<(String, u64)>,
 }
 
 /// The bytes case `case_seed` decodes its operations from (enough for the longest cases).
@@ -564,7 +572,8 @@ fn shorter_horizons(params: Params) -> Vec<Params> {
         .collect()
 }
 
-/// Runs the campaign; `progress` is told after every case. Stops at the first failure.
+/// Runs the campaign; `progress` is told after every case. Stops at the first failure that is
+/// none of the options' known findings.
 pub fn check(opts: &CheckOptions, mut progress: impl FnMut(u64)) -> Summary {
     let start = Instant::now();
     let profile = opts.profile();
@@ -575,6 +584,7 @@ pub fn check(opts: &CheckOptions, mut progress: impl FnMut(u64)) -> Summary {
     }
     let mut total_ops = 0;
     let mut failure = None;
+    let mut known: Vec<(String, u64)> = opts.known.iter().map(|k| (k.name.clone(), 0)).collect();
     let mut cases = 0;
     let mut concurrent_cases = 0;
     let setup = opts
@@ -617,6 +627,10 @@ pub fn check(opts: &CheckOptions, mut progress: impl FnMut(u64)) -> Summary {
         cases += 1;
         progress(cases);
         if let Some(f) = verdict {
+            if let Some(k) = known::matching(&opts.known, &f) {
+                known[k].1 += 1;
+                continue;
+            }
             let original_len = f.step + 1;
             let (profile, ops, f) =
                 shrink_failure_with(&opts.target, &case_profile, case_seed, &ops, f);
@@ -652,6 +666,7 @@ pub fn check(opts: &CheckOptions, mut progress: impl FnMut(u64)) -> Summary {
         elapsed: start.elapsed(),
         coverage,
         failure,
+        known,
     }
 }
 

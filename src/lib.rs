@@ -41,6 +41,7 @@
 //! | [`lockstep`] | model and service side by side; the first difference is the failure |
 //! | [`concurrent`] | concurrent cases: branches at once, linearizability against the model |
 //! | [`shrink`] | minimises a failing trace, keeping it valid under the model |
+//! | [`known`] | known findings: bugs a campaign passes over (by the shape of their divergence) to look for others |
 //! | [`trace`] | the line-oriented trace file format (print ∘ parse = identity) |
 //! | [`coverage`] | what a campaign reached: outcome pairs, deadlines at ±1 s, limits, races |
 //! | [`campaign`] | a seeded run of many cases, as `authcheck check` does it; shards |
@@ -64,6 +65,7 @@ pub mod driver;
 pub mod fuzzing;
 pub mod generate;
 pub mod html;
+pub mod known;
 pub mod lockstep;
 pub mod model;
 #[cfg(feature = "flaws")]

@@ -5,7 +5,7 @@
 use crate::adapter::Control;
 use crate::coverage::Coverage;
 use crate::driver::{Driver, DriverError};
-use crate::model::{invariants, Op, Outcome, Params, Profile, State};
+use crate::model::{invariants, Op, OpKind, Outcome, OutcomeKind, Params, Profile, State};
 
 /// One step as it ran: step `i` of a [`Run`] is the `i`-th of the operations it ran (the
 /// record holds no copy of them: a run is read beside its operations).
@@ -50,19 +50,68 @@ pub struct Failure {
 }
 
 impl Failure {
-    /// Whether two failures are the same bug for the shrinker's purposes: the same kind of
-    /// operation goes wrong, in the same category (a different answer, a protocol violation, a
-    /// service failure, a broken model invariant). The exact wrong answer may change as the
-    /// trace gets smaller: "expired instead of revoked" and "refreshed instead of revoked" are
-    /// one missing revocation seen from two distances.
+    /// Whether two failures are the same bug for the shrinker's purposes: they have one
+    /// [`Shape`].
     pub fn same_kind(&self, other: &Failure) -> bool {
-        let category = |a: &Actual| match a {
-            Actual::Outcome(_) => 0,
-            Actual::Error(DriverError::Violation(_)) => 1,
-            Actual::Error(DriverError::Service(_) | DriverError::Lost(_)) => 2,
-            Actual::Invariant(_) => 3,
+        self.shape() == other.shape()
+    }
+
+    pub fn shape(&self) -> Shape {
+        let answer = match &self.actual {
+            Actual::Outcome(_) => Answer::Different,
+            Actual::Error(DriverError::Violation(_)) => Answer::Violation,
+            Actual::Error(DriverError::Service(_) | DriverError::Lost(_)) => Answer::ServiceFailure,
+            Actual::Invariant(_) => Answer::Invariant,
         };
-        self.op.kind() == other.op.kind() && category(&self.actual) == category(&other.actual)
+        Shape {
+            op: self.op.kind(),
+            expected: self.expected.kind(),
+            answer,
+        }
+    }
+}
+
+/// The shape of a divergence: the kind of operation that goes wrong, the kind of outcome the
+/// model expected there, and the category of the service's answer. Shrinking keeps it (a
+/// minimal trace shows the divergence its case showed), and a campaign tells a known bug by
+/// it ([`crate::known`]). The exact wrong answer is not part of it, as it may change while the
+/// trace gets smaller: "expired instead of revoked" and "refreshed instead of revoked" are one
+/// missing revocation seen from two distances. What the model expects is: a service with two
+/// bugs on one operation (an old refresh token honoured where reuse must be refused, a revoked
+/// one honoured) would otherwise have the first shrunk into the shorter trace of the second.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shape {
+    pub op: OpKind,
+    pub expected: OutcomeKind,
+    pub answer: Answer,
+}
+
+/// The category of the service's answer where it diverged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// A different outcome from the model's.
+    Different,
+    /// An answer that breaks a rule on its own.
+    Violation,
+    /// A service failure, or a request lost in a crash.
+    ServiceFailure,
+    /// The model broke one of its own invariants.
+    Invariant,
+}
+
+impl std::fmt::Display for Shape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let answer = match self.answer {
+            Answer::Different => "another answer",
+            Answer::Violation => "a protocol violation",
+            Answer::ServiceFailure => "a service failure",
+            Answer::Invariant => "a broken model invariant",
+        };
+        write!(
+            f,
+            "{:?} where {:?} was expected: {answer}",
+            self.op, self.expected
+        )
     }
 }
 

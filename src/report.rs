@@ -40,6 +40,9 @@ pub fn campaign_command(opts: &CheckOptions) -> String {
     if opts.shard != Shard::WHOLE {
         words.push_str(&format!(" --shard {}", opts.shard));
     }
+    for known in &opts.known {
+        words.push_str(&format!(" --known {}", known.name));
+    }
     words.push_str(&target_words(opts));
     words
 }
@@ -154,6 +157,11 @@ pub fn totals(summary: &Summary) -> Vec<String> {
         summary.coverage.covered(),
         summary.coverage.total()
     )];
+    for (name, cases) in &summary.known {
+        lines.push(format!(
+            "passed over as known: {cases} cases diverged like {name}"
+        ));
+    }
     lines.extend(summary.coverage.lines());
     lines
 }
@@ -250,6 +258,7 @@ pub fn summary_json(opts: &CheckOptions, summary: &Summary, failure: Value) -> V
         "ops_per_sec": (summary.ops as f64 / secs).round(),
         "coverage": summary.coverage.to_json(),
         "failure": failure,
+        "known": summary.known.iter().map(|(name, cases)| (name.clone(), json!(cases))).collect::<serde_json::Map<_, _>>(),
         "left_out": opts.target.capabilities().left_out(),
     })
 }

@@ -153,6 +153,14 @@ impl Trace {
         })
     }
 
+    /// The token seed the trace was recorded with (its `token-seed:` header, else 0): the
+    /// service under test draws its tokens from it, so a replay meets the same ones.
+    pub fn token_seed(&self) -> u64 {
+        self.header_value("token-seed")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0)
+    }
+
     /// The leading comment lines, without their `#`.
     pub fn header(&self) -> Vec<String> {
         self.lines

@@ -37,6 +37,21 @@ fn every_minimal_trace_fails_exactly_on_its_flaw() {
     }
 }
 
+/// How many more operations the face of `flaw` that the CI seeds meet needs than the face its
+/// hand-written minimal trace shows. Shrinking keeps the shape of the divergence a case met
+/// (which operation, what the model expected there): it does not trade one face of a flaw for
+/// a shorter other face.
+fn other_face(flaw: Flaw) -> usize {
+    match flaw {
+        // The minimal trace refreshes a valid v1 token after the deploy (refused as unknown:
+        // 4 ops). The CI seeds meet the flaw where the model expects the token refused for
+        // another reason (revoked, or expired: `unknown` instead), which takes one call more
+        // (a revoke or logout, or a tick) before the refresh.
+        Flaw::V2RejectsV1Tokens => 1,
+        _ => 0,
+    }
+}
+
 #[test]
 fn every_flaw_is_caught_by_the_ci_budget_and_shrinks_to_the_minimal_length() {
     let mut report = Vec::new();
@@ -51,11 +66,9 @@ fn every_flaw_is_caught_by_the_ci_budget_and_shrinks_to_the_minimal_length() {
             .map(|d| d.shrunk_len)
             .min()
             .unwrap_or(usize::MAX);
-        report.push(format!(
-            "{flaw}: shrunk to {smallest} (minimal {})",
-            minimal_len(flaw)
-        ));
-        assert!(smallest <= minimal_len(flaw), "{}", report.join("\n"));
+        let bound = minimal_len(flaw) + other_face(flaw);
+        report.push(format!("{flaw}: shrunk to {smallest} (bound {bound})"));
+        assert!(smallest <= bound, "{}", report.join("\n"));
     }
 }
 
@@ -98,4 +111,58 @@ fn the_same_campaign_passes_on_the_correct_service() {
             summary.failure
         );
     }
+}
+
+/// Told the trace a campaign wrote as a known finding, the same campaign passes over the case
+/// it came from (shrinking keeps a divergence's shape) and every other case that diverges the
+/// same way, and goes on: what it reports next, if anything, diverges in another shape.
+#[test]
+fn a_known_finding_is_passed_over_and_the_campaign_goes_on() {
+    use authcheck::campaign::{check, CheckOptions, Finding};
+    use authcheck::known::KnownFinding;
+    let mut went_on = 0;
+    for flaw in Flaw::ALL.into_iter().filter(|f| !f.needs_concurrency()) {
+        let target = Target::Flawed(StoreKind::Memory, flaw);
+        let opts = CheckOptions {
+            cases: 100,
+            seed: 1,
+            target: target.clone(),
+            ..CheckOptions::default()
+        };
+        let plain = check(&opts, |_| {});
+        let Some(Finding::Sequential(found)) = &plain.failure else {
+            continue;
+        };
+        let known = KnownFinding::replayed(
+            &target,
+            &opts.profile(),
+            "found.trace",
+            &found.trace(&target),
+        )
+        .unwrap_or_else(|e| panic!("{flaw}: {e}"));
+        assert_eq!(known.shape, found.failure.shape(), "{flaw}");
+        let past = check(
+            &CheckOptions {
+                known: vec![known.clone()],
+                ..opts
+            },
+            |_| {},
+        );
+        assert!(
+            past.known[0].1 >= 1,
+            "{flaw}: its own case was not passed over"
+        );
+        assert!(
+            past.cases > plain.cases,
+            "{flaw}: the campaign did not go on"
+        );
+        if let Some(Finding::Sequential(next)) = &past.failure {
+            assert_ne!(next.failure.shape(), known.shape, "{flaw}: {next:?}");
+        }
+        went_on += 1;
+    }
+    assert!(
+        went_on >= 10,
+        "only {went_on} flaws were found and passed over"
+    );
 }

@@ -5,6 +5,7 @@ use super::target::TargetArgs;
 use super::{verdict, write, CliError, CliResult};
 use authcheck::campaign::{self, CheckOptions, Mix, Shard};
 use authcheck::driver::Mode;
+use authcheck::known::KnownFinding;
 use authcheck::model::Params;
 use authcheck::report;
 use clap::ValueEnum;
@@ -55,6 +56,12 @@ pub struct CheckArgs {
     /// replayable) or `real` (multi-threaded). Over HTTP the server schedules itself.
     #[arg(long, value_enum, default_value_t = ModeArg::Deterministic)]
     mode: ModeArg,
+    /// The minimal trace of a bug already known (repeatable). It is replayed once on the
+    /// target; cases that diverge the same way (the same operation, the same expected outcome,
+    /// the same kind of answer) are counted and passed over, and the campaign goes on looking
+    /// for another bug.
+    #[arg(long, value_name = "FILE.trace")]
+    known: Vec<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -95,6 +102,19 @@ pub fn upgrade(mut args: CheckArgs) -> CliResult {
     run(args)
 }
 
+/// Each `--known` trace replayed on the campaign's target, with the shape it diverges in.
+fn known_findings(opts: &CheckOptions, files: &[PathBuf]) -> Result<Vec<KnownFinding>, CliError> {
+    let profile = opts.profile();
+    files
+        .iter()
+        .map(|file| {
+            let trace = super::read_trace(file)?;
+            KnownFinding::replayed(&opts.target, &profile, &file.display().to_string(), &trace)
+                .map_err(|e| CliError::Usage(e.to_string()))
+        })
+        .collect()
+}
+
 pub fn run(args: CheckArgs) -> CliResult {
     let opts = CheckOptions {
         cases: args.cases,
@@ -113,6 +133,11 @@ pub fn run(args: CheckArgs) -> CliResult {
             Mix::Mixed
         },
         mode: args.mode.into(),
+        known: Vec::new(),
+    };
+    let opts = CheckOptions {
+        known: known_findings(&opts, &args.known)?,
+        ..opts
     };
     println!("{}", report::heading(&opts));
     let left_out = opts.target.capabilities().left_out();

@@ -20,6 +20,8 @@ pub fn run(args: MergeArgs) -> CliResult {
     let mut coverage = Coverage::default();
     let mut failures = Vec::new();
     let mut shards = Vec::new();
+    // Cases passed over as each known finding, by trace name.
+    let mut known = serde_json::Map::new();
     for file in &args.files {
         let bad = |error: String| CliError::Trace {
             path: file.clone(),
@@ -44,6 +46,19 @@ pub fn run(args: MergeArgs) -> CliResult {
         if let Some(f) = v.get("failure").filter(|f| !f.is_null()) {
             failures.push(f.clone());
         }
+        for (name, cases) in v
+            .get("known")
+            .and_then(|k| k.as_object())
+            .into_iter()
+            .flatten()
+        {
+            let sum = known
+                .get(name)
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(0)
+                + cases.as_u64().unwrap_or(0);
+            known.insert(name.clone(), sum.into());
+        }
         shards.push(v.get("shard").cloned().unwrap_or(serde_json::Value::Null));
     }
     println!(
@@ -54,6 +69,9 @@ pub fn run(args: MergeArgs) -> CliResult {
     );
     for line in coverage.lines() {
         println!("{line}");
+    }
+    for (name, cases) in &known {
+        println!("passed over as known: {cases} cases diverged like {name}");
     }
     for f in &failures {
         println!("failure: {f}");
@@ -70,6 +88,7 @@ pub fn run(args: MergeArgs) -> CliResult {
             "elapsed_ms": elapsed_ms,
             "coverage": coverage.to_json(),
             "failures": failures,
+            "known": known,
         })
     );
     Ok(verdict(divergences > 0))

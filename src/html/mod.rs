@@ -114,6 +114,12 @@ pub fn check_page(opts: &CheckOptions, summary: &Summary, trace_file: Option<&st
     if !left_out.is_empty() {
         rows.push(("left out (target cannot)".to_owned(), left_out.join("; ")));
     }
+    for (name, cases) in &summary.known {
+        rows.push((
+            "passed over as known".to_owned(),
+            format!("{cases} cases diverged like {name}"),
+        ));
+    }
     let mut commands = Vec::new();
     let mut sections = Vec::new();
     if let Some(finding) = &summary.failure {
