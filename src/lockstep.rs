@@ -172,7 +172,7 @@ fn run_loop(
     mut coverage: Option<&mut Coverage>,
     record: bool,
 ) -> Run {
-    let mut state = State::with_choices(profile.params, profile.choices);
+    let mut state = Spare::take(profile);
     // Other states that explain every answer so far (only after a lost request).
     let mut others: Vec<State> = Vec::new();
     let mut crash_armed = false;
@@ -184,11 +184,13 @@ fn run_loop(
     // The invariants' view of the state before each step (`check` moves it on).
     let mut before = invariants::Snapshot::of(&state);
     for (i, op) in ops.iter().enumerate() {
-        let request = Control::is_request(op);
+        // Whether a crash may lose this op's effect: only asked once a crash is armed (reading
+        // an operation's kind costs a dozen instructions, a tenth of the loop's own).
+        let losable = crash_armed && Control::is_request(op);
         // Every explanation before a request that a crash may lose (a Vec: moved on every step,
         // so it should be small).
-        let before_crash: Option<Vec<State>> = (crash_armed && request)
-            .then(|| std::iter::once(&state).chain(&others).cloned().collect());
+        let before_crash: Option<Vec<State>> =
+            losable.then(|| std::iter::once(&*state).chain(&others).cloned().collect());
         // Coverage looks at the state before and after (only when a campaign asks for it).
         let marks = coverage.as_deref_mut().map(|c| {
             c.record_deadlines(&state, op);
@@ -215,7 +217,7 @@ fn run_loop(
         let answer = driver.apply(op);
         if matches!(op, Op::Crash) {
             crash_armed = true;
-        } else if request {
+        } else if losable {
             crash_armed = false;
         }
         // The answer is read where it lies: moving it (or the model's outcome) into another
@@ -228,7 +230,7 @@ fn run_loop(
                 if !explains(&expected) {
                     match other_expected.iter().position(explains) {
                         Some(k) => {
-                            std::mem::swap(&mut state, &mut others[k]);
+                            std::mem::swap(&mut *state, &mut others[k]);
                             std::mem::swap(&mut expected, &mut other_expected[k]);
                             before.retake(&state);
                         }
@@ -259,7 +261,7 @@ fn run_loop(
                     all.push(s);
                     all.push(applied);
                 }
-                state = all.remove(0);
+                *state = all.remove(0);
                 others = dedup(all, &state);
                 before.retake(&state);
             }
@@ -302,6 +304,43 @@ fn finish(
         served_by,
     });
     out
+}
+
+thread_local! {
+    /// The model state of the last run on this thread, kept to be reset rather than grown again.
+    static SPARE: std::cell::Cell<Option<State>> = const { std::cell::Cell::new(None) };
+}
+
+/// A run's model state: the thread's spare one reset (or a new one), given back when the run
+/// ends. A campaign, the shrinker and the fuzzer run thousands of short traces one after
+/// another; growing each run's lists from empty again was a tenth of the check's instructions.
+struct Spare(State);
+
+impl Spare {
+    fn take(profile: &Profile) -> Spare {
+        let mut state = SPARE.take().unwrap_or_default();
+        state.reset(profile.params, profile.choices);
+        Spare(state)
+    }
+}
+
+impl Drop for Spare {
+    fn drop(&mut self) {
+        SPARE.set(Some(std::mem::take(&mut self.0)));
+    }
+}
+
+impl std::ops::Deref for Spare {
+    type Target = State;
+    fn deref(&self) -> &State {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Spare {
+    fn deref_mut(&mut self) -> &mut State {
+        &mut self.0
+    }
 }
 
 /// `states` without duplicates and without `primary`.

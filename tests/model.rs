@@ -244,3 +244,37 @@ fn each_profile_choice_changes_the_rule_it_names() {
     );
     assert!(matches!(o[4], Outcome::Authorized { .. }));
 }
+
+/// A state reset after a run (what the lockstep loop does between runs, to keep its lists'
+/// capacity) is the state before anything happened, under the new numbers and choices.
+#[test]
+fn reset_is_the_state_before_anything_happened() {
+    let text = format!("{SETUP}tick 5\nrefresh refresh#0.0\ndeploy v2\nupstream down\n");
+    let mut state = State::new(Params::default());
+    for op in Trace::parse(&text).unwrap().ops() {
+        state.apply(&op);
+    }
+    let params = Params {
+        refresh_grace: 3,
+        ..Params::default()
+    };
+    let choices = authcheck::model::Choices {
+        step_up: false,
+        ..Default::default()
+    };
+    state.reset(params, choices);
+    assert_eq!(state, State::with_choices(params, choices));
+    // And it runs on like a fresh one.
+    assert_eq!(
+        state.apply(&Op::Login {
+            user: "alice".into(),
+            password: "correct horse battery".into(),
+            device: 0,
+        }),
+        State::with_choices(params, choices).apply(&Op::Login {
+            user: "alice".into(),
+            password: "correct horse battery".into(),
+            device: 0,
+        })
+    );
+}

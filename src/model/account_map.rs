@@ -17,6 +17,11 @@ pub struct AccountMap {
 }
 
 impl AccountMap {
+    /// No accounts (the capacity is kept).
+    pub fn clear(&mut self) {
+        self.accounts.clear();
+    }
+
     /// Where the account `name` is, or where it would go.
     fn find(&self, name: &str) -> Result<usize, usize> {
         match self.position(name) {
