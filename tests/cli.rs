@@ -153,3 +153,20 @@ fn upgrade_refuses_a_missing_side_or_a_build_that_is_not_there() {
         assert!(stderr.contains(says), "{args:?}: {stderr}");
     }
 }
+
+/// A known finding whose trace passes on the target is fixed: `check` says so and stops.
+#[test]
+fn a_known_finding_that_passes_is_a_usage_error() {
+    let trace = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/regressions/traces/0001-grace-retry.trace"
+    );
+    let (code, stdout, stderr) = authcheck(&[
+        "check", "--cases", "5", "--seed", "1", "--store", "memory", "--known", trace,
+    ]);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("0001-grace-retry.trace passes on this target"),
+        "{stderr}"
+    );
+}
