@@ -71,22 +71,17 @@ impl KnownFinding {
         name: &str,
         trace: &Trace,
     ) -> Result<KnownFinding, KnownError> {
-        let named = |error: String| KnownError::Header {
-            name: name.to_owned(),
-            error,
-        };
         if trace.is_concurrent() {
             return Err(KnownError::Concurrent {
                 name: name.to_owned(),
             });
         }
-        let mut profile = base.clone();
-        if trace.header_value("params").is_some() {
-            profile.params = trace.params().map_err(named)?;
-        }
-        if trace.header_value("choices").is_some() {
-            profile.choices = trace.choices().map_err(named)?;
-        }
+        let profile = trace
+            .profile_over(base.clone())
+            .map_err(|error| KnownError::Header {
+                name: name.to_owned(),
+                error,
+            })?;
         let run = run_ops_with(target, &profile, trace.token_seed(), &trace.ops(), None);
         let failure = run.failure.ok_or_else(|| KnownError::Passes {
             name: name.to_owned(),

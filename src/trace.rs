@@ -213,6 +213,22 @@ impl Trace {
         }
     }
 
+    /// `base` with the trace's own `params:` and `choices:` headers over it (a header the trace
+    /// does not have leaves `base`'s numbers or choices as they are).
+    pub fn profile_over(
+        &self,
+        base: crate::model::Profile,
+    ) -> Result<crate::model::Profile, String> {
+        let mut profile = base;
+        if self.header_value("params").is_some() {
+            profile.params = self.params()?;
+        }
+        if self.header_value("choices").is_some() {
+            profile.choices = self.choices()?;
+        }
+        Ok(profile)
+    }
+
     /// The profile the trace runs under: its numbers and its choices.
     pub fn profile(&self) -> Result<crate::model::Profile, String> {
         Ok(crate::model::Profile {

@@ -106,16 +106,10 @@ impl TargetArgs {
             path: path.to_owned(),
             error,
         };
-        let mut profile = self
+        let base = self
             .profile()?
             .unwrap_or_else(|| target.adapter().profile());
-        if trace.header_value("params").is_some() {
-            profile.params = trace.params().map_err(bad)?;
-        }
-        if trace.header_value("choices").is_some() {
-            profile.choices = trace.choices().map_err(bad)?;
-        }
-        Ok(profile)
+        trace.profile_over(base).map_err(bad)
     }
 
     pub fn target(&self) -> Result<Target, CliError> {
