@@ -108,11 +108,6 @@ pub fn read_trace(path: &Path) -> Result<authcheck::trace::Trace, CliError> {
     })
 }
 
-/// The token seed a trace was recorded with (its `token-seed:` header, else 0).
-pub fn token_seed(trace: &authcheck::trace::Trace) -> u64 {
-    trace.token_seed()
-}
-
 /// A campaign seed when none is given (printed, so the run can be repeated).
 pub fn seed_from_clock() -> u64 {
     std::time::SystemTime::now()

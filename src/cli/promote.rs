@@ -2,7 +2,7 @@
 //! minimal, numbered regression trace.
 
 use super::target::TargetArgs;
-use super::{read, token_seed, write, CliError, CliResult};
+use super::{read, write, CliError, CliResult};
 use authcheck::campaign;
 use authcheck::generate::Plan;
 use authcheck::lockstep;
@@ -35,7 +35,7 @@ pub fn run(args: PromoteArgs) -> CliResult {
     let (profile, ops, seed, origin) = match parsed {
         Some(trace) => {
             let profile = args.target.profile_for(&target, artifact, &trace)?;
-            (profile, trace.ops(), token_seed(&trace), "trace")
+            (profile, trace.ops(), trace.token_seed(), "trace")
         }
         None => {
             let Plan { params, ops } =

@@ -1,7 +1,7 @@
 //! `authcheck replay` and `authcheck shrink`: trace files against the target, step by step.
 
 use super::target::TargetArgs;
-use super::{read_trace, token_seed, verdict, write, CliResult};
+use super::{read_trace, verdict, write, CliResult};
 use authcheck::campaign::{self, Target};
 use authcheck::concurrent;
 use authcheck::driver::Mode;
@@ -118,7 +118,7 @@ fn replay_concurrent(
         .header_value("schedule-seed")
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let result = concurrent::run_case(&setup, &case, token_seed(trace), schedule)?;
+    let result = concurrent::run_case(&setup, &case, trace.token_seed(), schedule)?;
     print!("{}", concurrent::report(&result));
     println!("{}", if result.failed() { "FAIL" } else { "PASS" });
     Ok(html::concurrent_section(&case, &result, profile))
@@ -131,7 +131,7 @@ fn replay_sequential(
     target: &Target,
 ) -> html::Section {
     let ops = trace.ops();
-    let run = campaign::run_ops_with(target, profile, token_seed(trace), &ops, None);
+    let run = campaign::run_ops_with(target, profile, trace.token_seed(), &ops, None);
     let mut numbers = String::new();
     if profile.params != authcheck::model::Params::default() {
         numbers.push_str(&format!(", params {}", profile.params));
@@ -239,7 +239,7 @@ pub fn shrink(args: ShrinkArgs) -> CliResult {
     let trace = read_trace(file)?;
     let ops = trace.ops();
     let profile = args.target.profile_for(&target, file, &trace)?;
-    let seed = token_seed(&trace);
+    let seed = trace.token_seed();
     let Some(failure) = campaign::run_ops_with(&target, &profile, seed, &ops, None).failure else {
         println!("{} passes: nothing to shrink", file.display());
         return Ok(verdict(false));
