@@ -140,6 +140,11 @@ pub fn heading(opts: &CheckOptions) -> String {
     )
 }
 
+/// How many cases diverged like the known finding `name` (passed over).
+pub fn known_line(name: &str, cases: u64) -> String {
+    format!("passed over as known: {cases} cases diverged like {name}")
+}
+
 /// What the campaign ran and reached.
 pub fn totals(summary: &Summary) -> Vec<String> {
     let secs = summary.elapsed.as_secs_f64().max(1e-9);
@@ -158,9 +163,7 @@ pub fn totals(summary: &Summary) -> Vec<String> {
         summary.coverage.total()
     )];
     for (name, cases) in &summary.known {
-        lines.push(format!(
-            "passed over as known: {cases} cases diverged like {name}"
-        ));
+        lines.push(known_line(name, *cases));
     }
     lines.extend(summary.coverage.lines());
     lines

@@ -71,7 +71,8 @@ pub fn run(args: MergeArgs) -> CliResult {
         println!("{line}");
     }
     for (name, cases) in &known {
-        println!("passed over as known: {cases} cases diverged like {name}");
+        let cases = cases.as_u64().unwrap_or(0);
+        println!("{}", authcheck::report::known_line(name, cases));
     }
     for f in &failures {
         println!("failure: {f}");
