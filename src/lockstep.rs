@@ -99,22 +99,6 @@ pub enum Answer {
     Invariant,
 }
 
-impl std::fmt::Display for Shape {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let answer = match self.answer {
-            Answer::Different => "another answer",
-            Answer::Violation => "a protocol violation",
-            Answer::ServiceFailure => "a service failure",
-            Answer::Invariant => "a broken model invariant",
-        };
-        write!(
-            f,
-            "{:?} where {:?} was expected: {answer}",
-            self.op, self.expected
-        )
-    }
-}
-
 /// A whole run: every step up to and including the failing one (`steps[i]` ran `ops[i]`).
 #[derive(Debug, Clone, Default)]
 pub struct Run {
