@@ -289,7 +289,7 @@ pub fn neutral_probe(
     let deadlines: Vec<Deadline> = s
         .deadlines_of(&subject)
         .into_iter()
-        .filter(|d| d.at > s.now + 1 && d.at < crate::model::deadlines::NEVER)
+        .filter(|d| d.at > s.now + 1 && d.finite())
         .collect();
     let Ok(d) = u.choose(&deadlines) else {
         return Ok(None);

@@ -59,16 +59,15 @@ impl RecentCalls {
         }
         // A window a profile does not have ends at `NEVER` and later: nothing aims there (a
         // tick of 2^50 s is no time a service's clock can move by).
-        let finite = |d: &Deadline| d.at < NEVER;
         self.moved.clear();
         for b in &self.before {
-            if b.at <= state.now || !finite(b) {
+            if b.at <= state.now || !b.finite() {
                 continue;
             }
             let now = self
                 .after
                 .iter()
-                .find(|d| d.subject == b.subject && d.kind == b.kind && d.at != b.at && finite(d));
+                .find(|d| d.subject == b.subject && d.kind == b.kind && d.at != b.at && d.finite());
             if let Some(now) = now {
                 self.moved.push(Moved {
                     now: now.clone(),

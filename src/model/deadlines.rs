@@ -86,6 +86,13 @@ pub struct Deadline {
     pub subject: Subject,
 }
 
+impl Deadline {
+    /// Whether it can come: a window a profile does not have ends at [`NEVER`] or later.
+    pub fn finite(&self) -> bool {
+        self.at < NEVER
+    }
+}
+
 impl super::State {
     /// Whether session `i` still stands (not revoked, neither timeout passed).
     pub fn live(&self, i: usize) -> bool {
@@ -120,7 +127,7 @@ impl super::State {
                 self.push_deadlines_of(&Subject::Challenge(c), &mut out);
             }
         }
-        out.retain(|d| d.at >= now && d.at < NEVER);
+        out.retain(|d| d.at >= now && d.finite());
         out
     }
 
