@@ -169,8 +169,8 @@ fn run_loop(
     // The invariants' view of the state before each step (`check` moves it on).
     let mut before = invariants::Snapshot::of(&state);
     // Up to the first crash, a verdict needs none of the loop's bookkeeping below.
-    let plain = if coverage.is_none() && !record {
-        match plain_steps(driver, &mut state, &mut before, seen, ops) {
+    let plain = if !record {
+        match plain_steps(driver, &mut state, &mut before, seen, ops, &mut coverage) {
             ControlFlow::Continue(passed) => passed,
             ControlFlow::Break(failed) => return failed,
         }
@@ -185,12 +185,7 @@ fn run_loop(
         // so it should be small).
         let before_crash: Option<Vec<State>> =
             losable.then(|| std::iter::once(&*state).chain(&others).cloned().collect());
-        // Coverage looks at the state before and after (only when a campaign asks for it).
-        let marks = coverage.as_deref_mut().map(|c| {
-            c.record_deadlines(&state, op);
-            state.limit_marks(op)
-        });
-        let mut expected = state.apply(op);
+        let mut expected = model_step(&mut state, op, &mut coverage);
         // (Asked only when there are others: collecting from none cost every step a tenth of
         // the loop's own time.)
         let mut other_expected: Vec<Outcome> = if others.is_empty() {
@@ -198,12 +193,6 @@ fn run_loop(
         } else {
             others.iter_mut().map(|s| s.apply(op)).collect()
         };
-        if let (Some(c), Some(marks)) = (coverage.as_deref_mut(), marks) {
-            c.record(op.kind(), expected.kind());
-            for limit in state.limits_reached(&marks) {
-                c.record_limit(limit, op.kind());
-            }
-        }
         if let Err(m) = invariants::check(&mut before, op, &expected, &state) {
             let broken = Actual::Invariant(m.to_string());
             return finish(out, i, op, expected, None, broken, None);
@@ -276,25 +265,43 @@ fn run_loop(
     out
 }
 
+/// The model's step of `op`, with what it covered recorded when a campaign asks for coverage
+/// (which looks at the state before and after).
+#[inline(always)]
+fn model_step(state: &mut State, op: &Op, coverage: &mut Option<&mut Coverage>) -> Outcome {
+    let Some(c) = coverage.as_deref_mut() else {
+        return state.apply(op);
+    };
+    c.record_deadlines(state, op);
+    let marks = state.limit_marks(op);
+    let expected = state.apply(op);
+    c.record(op.kind(), expected.kind());
+    for limit in state.limits_reached(&marks) {
+        c.record_limit(limit, op.kind());
+    }
+    expected
+}
+
 /// The steps of a verdict before the first `crash`: with no crash armed there is one
-/// explanation of the service's answers, and with no coverage nor records to keep a step is
-/// the model's, the invariants' and the service's answers compared. Written apart from
-/// [`run_loop`]'s general step, which costs a third more instructions for the bookkeeping this
-/// stretch does not need (what a crash may lose, other explanations, coverage marks, records).
-/// `Continue(n)`: the first `n` ops passed and `ops[n]`, if any, is a `crash`; `Break`: the
-/// failed run.
+/// explanation of the service's answers, and with no records to keep a step is the model's
+/// (and its coverage, if asked), the invariants' and the service's answers compared. Written
+/// apart from [`run_loop`]'s general step, which costs a quarter more instructions for the
+/// bookkeeping this stretch does not need (what a crash may lose, other explanations,
+/// records). `Continue(n)`: the first `n` ops passed and `ops[n]`, if any, is a `crash`;
+/// `Break`: the failed run.
 fn plain_steps(
     driver: &mut impl Driver,
     state: &mut State,
     before: &mut invariants::Snapshot,
     seen: Observability,
     ops: &[Op],
+    coverage: &mut Option<&mut Coverage>,
 ) -> ControlFlow<Run, usize> {
     for (i, op) in ops.iter().enumerate() {
         if matches!(op, Op::Crash) {
             return ControlFlow::Continue(i);
         }
-        let expected = state.apply(op);
+        let expected = model_step(state, op, coverage);
         if let Err(m) = invariants::check(before, op, &expected, state) {
             let broken = Actual::Invariant(m.to_string());
             return ControlFlow::Break(finish(Run::default(), i, op, expected, None, broken, None));
@@ -425,7 +432,7 @@ mod tests {
     }
 
     #[test]
-    fn the_verdict_is_the_failure_a_recorded_run_reports() {
+    fn the_verdict_and_its_coverage_are_those_a_recorded_run_reports() {
         let profile = Profile::default();
         let (mut failed, mut crashed) = (0, 0);
         // Crashes too: a verdict steps a plain loop up to the first, and the general one after.
@@ -449,9 +456,20 @@ mod tests {
                     step: 0,
                     wrong,
                 };
-                let run = run_with(&mut spec(), &profile, &ops, None);
-                let verdict = verdict_with(&mut spec(), &profile, &ops, None);
+                let (mut run_covered, mut verdict_covered) =
+                    (Coverage::default(), Coverage::default());
+                let run = run_with(&mut spec(), &profile, &ops, Some(&mut run_covered));
+                let verdict = verdict_with(&mut spec(), &profile, &ops, Some(&mut verdict_covered));
                 assert_eq!(verdict, run.failure, "seed {seed}, wrong at {wrong:?}");
+                assert_eq!(
+                    verdict_covered, run_covered,
+                    "seed {seed}, wrong at {wrong:?}"
+                );
+                assert_eq!(
+                    verdict_with(&mut spec(), &profile, &ops, None),
+                    verdict,
+                    "seed {seed}, wrong at {wrong:?}: coverage changed the verdict"
+                );
                 let ran = run.failure.as_ref().map_or(ops.len(), |f| f.step + 1);
                 assert_eq!(
                     run.steps.len(),
