@@ -140,13 +140,16 @@ pub fn check(
     // answered neither `Authorized` nor `Issued` cannot break any invariant but time's (a
     // tick, a deploy, a refusal before any account was read: a third or more of a trace's
     // steps). It is checked here, where the loop inlines it, without the frame of the rest.
+    // (`&`, not `&&`: the check share measured 0.1-0.2 points lower with it, alternated, though
+    // callgrind counts as many branches either way.)
     let quiet = !before.whole
-        && after.sessions.touched().is_empty()
-        && after.accounts.touched().is_empty()
-        && after.sessions.len() == before.sessions.len()
-        && after.access.len() == before.access
-        && !matches!(outcome, Outcome::Authorized { .. } | Outcome::Issued { .. });
-    if quiet && after.now >= before.now {
+        & after.sessions.touched().is_empty()
+        & after.accounts.touched().is_empty()
+        & (after.sessions.len() == before.sessions.len())
+        & (after.access.len() == before.access)
+        & !matches!(outcome, Outcome::Authorized { .. } | Outcome::Issued { .. })
+        & (after.now >= before.now);
+    if quiet {
         before.now = after.now;
         return Ok(());
     }

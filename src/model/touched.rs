@@ -33,7 +33,7 @@ impl Touched {
     /// Whether nothing is marked.
     #[inline]
     pub fn is_empty(self) -> bool {
-        self.low == 0 && !self.all
+        (self.low == 0) & !self.all
     }
 
     /// Forgets every mark (at the start of a step).
