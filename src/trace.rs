@@ -231,11 +231,7 @@ impl Trace {
 
     /// The profile the trace runs under: its numbers and its choices.
     pub fn profile(&self) -> Result<crate::model::Profile, String> {
-        Ok(crate::model::Profile {
-            params: self.params()?,
-            choices: self.choices()?,
-            ..crate::model::Profile::default()
-        })
+        self.profile_over(crate::model::Profile::default())
     }
 
     /// Records `profile`'s numbers and choices in the header (no lines for the defaults).
