@@ -170,3 +170,32 @@ fn a_known_finding_that_passes_is_a_usage_error() {
         "{stderr}"
     );
 }
+
+/// `merge` adds up each known finding's passed-over cases across shards, in text and JSON.
+#[test]
+fn merge_adds_up_the_cases_passed_over_as_each_known_finding() {
+    let dir = tempfile::tempdir().unwrap();
+    let shard = |name: &str, known: &str| {
+        let path = dir.path().join(name);
+        let json = format!(r#"{{"cases": 10, "ops": 100, "divergences": 0, "known": {known}}}"#);
+        std::fs::write(&path, format!("some text\n{json}\n")).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let a = shard("a.json", r#"{"one.trace": 2, "two.trace": 1}"#);
+    let b = shard("b.json", r#"{"one.trace": 3}"#);
+    let (code, stdout, stderr) = authcheck(&["merge", &a, &b]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("passed over as known: 5 cases diverged like one.trace"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("passed over as known: 1 cases diverged like two.trace"),
+        "{stdout}"
+    );
+    let summary: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(
+        summary["known"],
+        serde_json::json!({"one.trace": 5, "two.trace": 1})
+    );
+}

@@ -2,6 +2,7 @@
 
 use super::{read, verdict, CliError, CliResult};
 use authcheck::coverage::Coverage;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -21,7 +22,7 @@ pub fn run(args: MergeArgs) -> CliResult {
     let mut failures = Vec::new();
     let mut shards = Vec::new();
     // Cases passed over as each known finding, by trace name.
-    let mut known = serde_json::Map::new();
+    let mut known: BTreeMap<String, u64> = BTreeMap::new();
     for file in &args.files {
         let bad = |error: String| CliError::Trace {
             path: file.clone(),
@@ -52,12 +53,7 @@ pub fn run(args: MergeArgs) -> CliResult {
             .into_iter()
             .flatten()
         {
-            let sum = known
-                .get(name)
-                .and_then(serde_json::Value::as_u64)
-                .unwrap_or(0)
-                + cases.as_u64().unwrap_or(0);
-            known.insert(name.clone(), sum.into());
+            *known.entry(name.clone()).or_default() += cases.as_u64().unwrap_or(0);
         }
         shards.push(v.get("shard").cloned().unwrap_or(serde_json::Value::Null));
     }
@@ -71,8 +67,7 @@ pub fn run(args: MergeArgs) -> CliResult {
         println!("{line}");
     }
     for (name, cases) in &known {
-        let cases = cases.as_u64().unwrap_or(0);
-        println!("{}", authcheck::report::known_line(name, cases));
+        println!("{}", authcheck::report::known_line(name, *cases));
     }
     for f in &failures {
         println!("failure: {f}");
