@@ -116,7 +116,7 @@ fn known_findings(opts: &CheckOptions, files: &[PathBuf]) -> Result<Vec<KnownFin
 }
 
 pub fn run(args: CheckArgs) -> CliResult {
-    let opts = CheckOptions {
+    let mut opts = CheckOptions {
         cases: args.cases,
         seed: args.seed.unwrap_or_else(super::seed_from_clock),
         target: args.target.target()?,
@@ -135,10 +135,8 @@ pub fn run(args: CheckArgs) -> CliResult {
         mode: args.mode.into(),
         known: Vec::new(),
     };
-    let opts = CheckOptions {
-        known: known_findings(&opts, &args.known)?,
-        ..opts
-    };
+    // The known findings are replayed on the target and profile the options name.
+    opts.known = known_findings(&opts, &args.known)?;
     println!("{}", report::heading(&opts));
     let left_out = opts.target.capabilities().left_out();
     if !left_out.is_empty() {
