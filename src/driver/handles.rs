@@ -21,8 +21,8 @@ pub struct Handles {
     access_session: Vec<usize>,
     access_index: HashMap<String, usize>,
     challenges: Vec<String>,
+    challenge_index: HashSet<String>,
     codes: Vec<Option<String>>,
-    seen: HashSet<String>,
 }
 
 /// Tokens of a successful login, refresh or password change, as the service returned them.
@@ -116,6 +116,7 @@ impl Handles {
 
     pub fn new_challenge(&mut self, id: &str, code: Option<String>) -> Result<usize, DriverError> {
         self.fresh(id, "challenge id")?;
+        self.challenge_index.insert(id.to_owned());
         self.challenges.push(id.to_owned());
         self.codes.push(code);
         Ok(self.challenges.len() - 1)
@@ -205,11 +206,66 @@ impl Handles {
         Ok(())
     }
 
-    fn fresh(&mut self, token: &str, what: &str) -> Result<(), DriverError> {
-        if self.seen.insert(token.to_owned()) {
-            Ok(())
-        } else {
+    /// Whether `token` was never handed out before, as a token of any kind. (Every token that
+    /// passes is then indexed under its kind, so the indexes are the record of what was seen.)
+    fn fresh(&self, token: &str, what: &str) -> Result<(), DriverError> {
+        let seen = self.access_index.contains_key(token)
+            || self.refresh_index.contains_key(token)
+            || self.challenge_index.contains(token);
+        if seen {
             Err(DriverError::Violation(format!("{what} handed out twice")))
+        } else {
+            Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn issued<'a>(session_id: &'a str, access: &'a str, refresh: &'a str) -> Issued<'a> {
+        Issued {
+            session_id: Some(session_id),
+            access_token: access,
+            refresh_token: refresh,
+        }
+    }
+
+    /// No token is handed out twice, as the same kind or as another.
+    #[test]
+    fn a_token_seen_before_as_any_kind_is_a_violation() {
+        let mut h = Handles::default();
+        h.new_session(issued("s0", "a0", "r0")).unwrap();
+        h.new_challenge("c0", None).unwrap();
+        for (access, refresh) in [
+            ("a0", "r1"),
+            ("r0", "r1"),
+            ("c0", "r1"),
+            ("a1", "a0"),
+            ("a1", "c0"),
+        ] {
+            let mut again = h.clone();
+            let err = again
+                .new_session(issued("s1", access, refresh))
+                .unwrap_err();
+            assert!(
+                matches!(err, DriverError::Violation(_)),
+                "{access} {refresh}: {err:?}"
+            );
+        }
+        assert!(h.new_challenge("r0", None).is_err());
+        assert!(h.new_challenge("a0", None).is_err());
+        assert!(h.new_challenge("c0", None).is_err());
+        // A fresh session and a rotation with new tokens pass.
+        h.new_session(issued("s1", "a1", "r1")).unwrap();
+        assert_eq!(
+            h.rotated(issued("s1", "a2", "r2"), None, false).unwrap(),
+            (1, 1)
+        );
+        let err = h
+            .rotated(issued("s1", "a3", "c0"), None, false)
+            .unwrap_err();
+        assert!(matches!(err, DriverError::Violation(_)), "{err:?}");
     }
 }

@@ -244,7 +244,7 @@ impl Generator {
     }
 
     fn pick_kind(&self, u: &mut Unstructured<'_>) -> Result<OpKind> {
-        let menu = self.swarm.menu(&self.state, self.caps);
+        let menu = self.swarm.menu(&self.state);
         let total: u32 = menu.iter().map(|(_, w)| w).sum();
         let mut pick = u.int_in_range(0..=total.saturating_sub(1))?;
         for (kind, w) in &menu {
@@ -276,7 +276,7 @@ impl Generator {
         let Some(last) = self.ops.last().cloned() else {
             return self.single(u);
         };
-        let Some(at) = time::targets(&self.state, &self.recent).pick(u)? else {
+        let Some(at) = time::pick_target(u, &self.state, &self.recent)? else {
             return self.single(u);
         };
         let end = at.saturating_add_signed(*u.choose(&[-1i64, 0, 1])?);

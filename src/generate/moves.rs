@@ -166,7 +166,7 @@ pub fn keep_alive_target(
             };
             (session, d.at)
         }
-        _ => match time::targets(s, recent).pick(u)? {
+        _ => match time::pick_target(u, s, recent)? {
             Some(at) => (*u.choose(&live)?, at),
             None => return Ok(None),
         },
@@ -254,14 +254,15 @@ pub fn probe_deadline(
         let target = moved.was.saturating_add(*u.choose(&[0, 1])?);
         return probe_at(u, s, &moved.now, target);
     }
-    let focused = time::focused_deadlines(s, recent);
-    let deadlines = if !focused.is_empty() && u.ratio(1, 2)? {
-        focused
+    let deadlines = s.deadlines();
+    let focused: Vec<&Deadline> = deadlines.iter().filter(|d| recent.in_focus(s, d)).collect();
+    let d = if !focused.is_empty() && u.ratio(1, 2)? {
+        *u.choose(&focused)?
     } else {
-        s.deadlines()
-    };
-    let Ok(d) = u.choose(&deadlines) else {
-        return Ok(None);
+        let Ok(d) = u.choose(&deadlines) else {
+            return Ok(None);
+        };
+        d
     };
     let target = d.at.saturating_add_signed(*u.choose(&[-1i64, 0, 1])?);
     probe_at(u, s, d, target)

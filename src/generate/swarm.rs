@@ -47,38 +47,55 @@ const NEEDS_SESSION: [OpKind; 7] = [
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Swarm {
     weights: Vec<(OpKind, u32)>,
+    /// Whether an enabled kind needs a session, and whether MFA verification is enabled on a
+    /// target that can run it: what the menu's set-up moves serve, fixed for the case (and
+    /// asked on every step).
+    wants_session: bool,
+    wants_challenge: bool,
 }
 
 impl Swarm {
     /// The default mix: every kind the target can run and the profile has, at its base
     /// weight.
     pub fn full(caps: Capabilities, choices: Choices) -> Self {
-        Swarm {
-            weights: BASE
-                .iter()
+        Swarm::of(
+            BASE.iter()
                 .map(|&(k, w)| (k, if runnable(k, caps, choices) { w } else { 0 }))
                 .collect(),
+            caps,
+        )
+    }
+
+    fn of(weights: Vec<(OpKind, u32)>, caps: Capabilities) -> Self {
+        let enabled = |kind: OpKind| weights.iter().any(|&(k, w)| k == kind && w > 0);
+        let wants_session = NEEDS_SESSION.iter().any(|k| enabled(*k));
+        let wants_challenge = enabled(OpKind::VerifyMfa) && caps.mfa;
+        Swarm {
+            weights,
+            wants_session,
+            wants_challenge,
         }
     }
 
     /// A third of cases keep the full mix; the others switch each kind off with probability
     /// 1/2 and weight the rest ×1 or ×4.
     pub fn draw(u: &mut Unstructured<'_>, caps: Capabilities, choices: Choices) -> Result<Self> {
-        let mut swarm = Swarm::full(caps, choices);
+        let full = Swarm::full(caps, choices);
         if u.ratio(1, 3)? {
-            return Ok(swarm);
+            return Ok(full);
         }
-        for (_, w) in swarm.weights.iter_mut() {
+        let mut weights = full.weights.clone();
+        for (_, w) in weights.iter_mut() {
             *w = match u.int_in_range(0..=3)? {
                 0 | 1 => 0,
                 2 => *w,
                 _ => *w * 4,
             };
         }
-        if swarm.weights.iter().all(|(_, w)| *w == 0) {
-            swarm = Swarm::full(caps, choices);
+        if weights.iter().all(|(_, w)| *w == 0) {
+            return Ok(full);
         }
-        Ok(swarm)
+        Ok(Swarm::of(weights, caps))
     }
 
     pub fn weight(&self, kind: OpKind) -> u32 {
@@ -94,11 +111,9 @@ impl Swarm {
 
     /// The kinds on the menu in `state`, with their weights: enabled kinds that make sense now,
     /// plus whatever sets up what they need.
-    pub fn menu(&self, s: &State, caps: Capabilities) -> Vec<(OpKind, u32)> {
+    pub fn menu(&self, s: &State) -> Vec<(OpKind, u32)> {
         let has_accounts = !s.accounts.is_empty();
         let has_sessions = !s.sessions.is_empty();
-        let live_sessions = s.sessions.iter().any(|x| !x.revoked);
-        let open_challenges = s.challenges.iter().any(|c| !c.dead);
         // Room for every kind and the set-up moves: the generator asks on every step, and
         // growing the vector one kind at a time was half of what a menu cost.
         let mut menu: Vec<(OpKind, u32)> = Vec::with_capacity(self.weights.len() + 2);
@@ -120,11 +135,12 @@ impl Swarm {
             }
         }
         // Set-up moves for what the enabled kinds need.
-        let wants_session = NEEDS_SESSION.iter().any(|k| self.enabled(*k));
-        let wants_challenge = self.enabled(OpKind::VerifyMfa) && caps.mfa;
+        let (wants_session, wants_challenge) = (self.wants_session, self.wants_challenge);
+        let no_live_session = || !s.sessions.iter().any(|x| !x.revoked);
+        let no_open_challenge = || !s.challenges.iter().any(|c| !c.dead);
         if !has_accounts {
             ensure(&mut menu, OpKind::Register, 60);
-        } else if (wants_session && !live_sessions) || (wants_challenge && !open_challenges) {
+        } else if (wants_session && no_live_session()) || (wants_challenge && no_open_challenge()) {
             ensure(&mut menu, OpKind::Login, 12);
             if wants_challenge && !s.accounts.values().any(|a| a.mfa) {
                 ensure(&mut menu, OpKind::Register, 12);

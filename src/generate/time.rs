@@ -95,81 +95,79 @@ impl RecentCalls {
     }
 
     /// Whether deadline `d` belongs to what the last call acted on.
-    fn in_focus(&self, s: &State, d: &Deadline) -> bool {
+    pub fn in_focus(&self, s: &State, d: &Deadline) -> bool {
         self.focus.contains(&d.subject)
             || matches!(d.subject, Subject::Access(k)
                 if s.access.get(k).is_some_and(|t| self.focus.contains(&Subject::Session(t.session))))
     }
 }
 
-/// Where a tick can aim from `s`: every pending deadline of the model, those of the last
-/// call's focus, and the counterfactual ones.
-pub struct Targets {
-    pub model: Vec<u64>,
-    pub focused: Vec<u64>,
-    pub counterfactual: Vec<u64>,
-}
-
-impl Targets {
-    /// A target, with the kinds weighted: the focus's deadlines half the time when it has any
-    /// (its nearest one, the first a retrying client crosses, half of that), counterfactual
-    /// ones now and then, else any deadline of the model.
-    pub fn pick(&self, u: &mut Unstructured<'_>) -> Result<Option<u64>> {
-        let list = match u.int_in_range(0..=7)? {
-            0 | 1 if !self.focused.is_empty() => &self.focused[..1],
-            2 | 3 if !self.focused.is_empty() => &self.focused,
-            4 | 5 if !self.counterfactual.is_empty() => &self.counterfactual,
-            _ if !self.model.is_empty() => &self.model,
-            _ => &self.counterfactual,
-        };
-        Ok(u.choose(list).ok().copied())
-    }
-}
-
-/// The targets from `s`, each list sorted (so the nearest comes first).
-pub fn targets(s: &State, recent: &RecentCalls) -> Targets {
+/// Where a tick aims from `s`, if anywhere: every pending deadline of the model, those of the
+/// last call's focus, and the counterfactual ones, with the kinds weighted: the focus's
+/// deadlines half the time when it has any (its nearest one, the first a retrying client
+/// crosses, half of that), counterfactual ones now and then, else any deadline of the model.
+/// Each list is sorted (so the nearest comes first) and only the one drawn is built: the
+/// generator aims on most moves.
+pub fn pick_target(
+    u: &mut Unstructured<'_>,
+    s: &State,
+    recent: &RecentCalls,
+) -> Result<Option<u64>> {
     let deadlines = s.deadlines();
     let sorted = |mut v: Vec<u64>| {
         v.sort_unstable();
         v.dedup();
         v
     };
-    let model = sorted(deadlines.iter().map(|d| d.at).collect());
-    let focused = sorted(
-        deadlines
-            .iter()
-            .filter(|d| recent.in_focus(s, d))
-            .map(|d| d.at)
-            .collect(),
-    );
-    let counterfactual = sorted(
-        recent
-            .times
-            .iter()
-            .flat_map(|t| s.params.windows().map(|w| t.saturating_add(w)))
-            .filter(|at| *at < NEVER)
-            .collect(),
-    );
-    Targets {
-        model,
-        focused,
-        counterfactual,
-    }
+    let focused = || -> Vec<u64> {
+        sorted(
+            deadlines
+                .iter()
+                .filter(|d| recent.in_focus(s, d))
+                .map(|d| d.at)
+                .collect(),
+        )
+    };
+    let counterfactual = || -> Vec<u64> {
+        sorted(
+            recent
+                .times
+                .iter()
+                .flat_map(|t| s.params.windows().map(|w| t.saturating_add(w)))
+                .filter(|at| *at < NEVER)
+                .collect(),
+        )
+    };
+    let nearest_focused = deadlines
+        .iter()
+        .filter(|d| recent.in_focus(s, d))
+        .map(|d| d.at)
+        .min();
+    let list = match u.int_in_range(0..=7)? {
+        0 | 1 if nearest_focused.is_some() => nearest_focused.into_iter().collect(),
+        2 | 3 if nearest_focused.is_some() => focused(),
+        4 | 5 if has_counterfactual(s, recent) => counterfactual(),
+        _ if !deadlines.is_empty() => sorted(deadlines.iter().map(|d| d.at).collect()),
+        _ => counterfactual(),
+    };
+    Ok(u.choose(&list).ok().copied())
 }
 
-/// The pending deadlines of what the last call acted on.
-pub fn focused_deadlines(s: &State, recent: &RecentCalls) -> Vec<Deadline> {
-    s.deadlines()
-        .into_iter()
-        .filter(|d| recent.in_focus(s, d))
-        .collect()
+/// Whether some recent call's time plus some window of the profile is a time at all.
+fn has_counterfactual(s: &State, recent: &RecentCalls) -> bool {
+    recent.times.iter().any(|t| {
+        s.params
+            .windows()
+            .into_iter()
+            .any(|w| t.saturating_add(w) < NEVER)
+    })
 }
 
 /// A tick: usually to one second before, on, or after a model or counterfactual deadline;
 /// otherwise a random span (seconds to a day, or a multiple of one of the windows).
 pub fn tick(u: &mut Unstructured<'_>, s: &State, recent: &RecentCalls) -> Result<u64> {
     if u.ratio(7, 10)? {
-        if let Some(d) = targets(s, recent).pick(u)? {
+        if let Some(d) = pick_target(u, s, recent)? {
             let target = d.saturating_add_signed(*u.choose(&[-1i64, 0, 0, 1])?);
             if target > s.now {
                 return Ok(target - s.now);

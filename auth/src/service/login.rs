@@ -43,6 +43,8 @@ impl Service {
             if account.password_hash != stored_hash {
                 continue; // changed while we verified: verify against the new one
             }
+            // What a successful login may change; the record is written only if it did.
+            let counters_read = (account.failed_logins, account.locked_until);
             rules::clear_lapsed_lock(&mut account, now);
             #[cfg(feature = "flaws")]
             if !password_ok && self.flawed(crate::flaws::Flaw::LockoutRawUsername) {
@@ -84,7 +86,9 @@ impl Service {
                 account.failed_logins = 0;
             }
             account.locked_until = None;
-            tx.put_account(&account)?;
+            if (account.failed_logins, account.locked_until) != counters_read {
+                tx.put_account(&account)?;
+            }
             if account.disabled {
                 tx.commit()?;
                 return Err(AuthError::Disabled);

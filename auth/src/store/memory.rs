@@ -38,6 +38,9 @@ enum Undo {
     Challenge(TokenHash, Option<Challenge>),
 }
 
+/// The undo log's room at the start of a transaction.
+const UNDO_ROOM: usize = 4;
+
 impl MemoryStore {
     pub fn new() -> Self {
         MemoryStore::default()
@@ -54,7 +57,9 @@ impl Store for MemoryStore {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         Ok(Box::new(MemoryTx {
             tables,
-            undo: Vec::new(),
+            // Room for the writes of a typical request (a login writes up to four records), so
+            // the log does not grow one entry at a time.
+            undo: Vec::with_capacity(UNDO_ROOM),
         }))
     }
 }
@@ -116,10 +121,13 @@ impl Tx for MemoryTx<'_> {
     }
 
     fn put_account(&mut self, account: &Account) -> StoreResult<()> {
-        let old = self
-            .tables
-            .accounts
-            .insert(account.username.clone(), account.clone());
+        // An update (the common case: logins count and clear failures) overwrites the record in
+        // place and keys its undo entry with the one copy of the name it needs.
+        let accounts = &mut self.tables.accounts;
+        let old = match accounts.get_mut(&account.username) {
+            Some(record) => Some(std::mem::replace(record, account.clone())),
+            None => accounts.insert(account.username.clone(), account.clone()),
+        };
         self.undo.push(Undo::Account(account.username.clone(), old));
         Ok(())
     }

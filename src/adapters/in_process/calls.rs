@@ -84,7 +84,10 @@ pub(super) async fn call(
             password,
             device,
         } => {
-            let r = svc.login(user, password, &format!("device-{device}")).await;
+            let mut name = [0u8; DEVICE_NAME_ROOM];
+            let r = svc
+                .login(user, password, device_name(*device, &mut name))
+                .await;
             match r {
                 Ok(LoginOutcome::MfaRequired { challenge_id }) => {
                     let code = otp.last_sent().map(|(_, code)| code);
@@ -192,6 +195,19 @@ fn answer<T>(
     }
 }
 
+/// Room for the longest device name, `device-255`.
+const DEVICE_NAME_ROOM: usize = 10;
+
+/// The name a device logs in under, written into `room` (a login is a third of the calls, and
+/// a fresh `String` for each was measurable in a fuzz exec).
+fn device_name(device: u8, room: &mut [u8; DEVICE_NAME_ROOM]) -> &str {
+    use std::io::Write;
+    let mut rest = &mut room[..];
+    write!(rest, "device-{device}").expect("`device-255` fits");
+    let len = DEVICE_NAME_ROOM - rest.len();
+    std::str::from_utf8(&room[..len]).expect("ASCII")
+}
+
 fn aal(a: auth::Aal) -> Aal {
     match a {
         auth::Aal::Aal1 => Aal::Aal1,
@@ -236,4 +252,22 @@ pub(super) fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
         .map(|s| s.to_string())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "a non-string panic".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_names_are_written_whole() {
+        for (device, name) in [
+            (0, "device-0"),
+            (7, "device-7"),
+            (42, "device-42"),
+            (255, "device-255"),
+        ] {
+            let mut room = [0u8; DEVICE_NAME_ROOM];
+            assert_eq!(device_name(device, &mut room), name);
+        }
+    }
 }
