@@ -38,9 +38,6 @@ enum Undo {
     Challenge(TokenHash, Option<Challenge>),
 }
 
-/// The undo log's room at the start of a transaction.
-const UNDO_ROOM: usize = 4;
-
 impl MemoryStore {
     pub fn new() -> Self {
         MemoryStore::default()
@@ -57,9 +54,9 @@ impl Store for MemoryStore {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         Ok(Box::new(MemoryTx {
             tables,
-            // Room for the writes of a typical request (a login writes up to four records), so
-            // the log does not grow one entry at a time.
-            undo: Vec::with_capacity(UNDO_ROOM),
+            // No room until the first write (its growth makes room for four): most
+            // transactions only read.
+            undo: Vec::new(),
         }))
     }
 }
