@@ -67,14 +67,14 @@ impl Swarm {
     }
 
     fn of(weights: Vec<(OpKind, u32)>, caps: Capabilities) -> Self {
-        let enabled = |kind: OpKind| weights.iter().any(|&(k, w)| k == kind && w > 0);
-        let wants_session = NEEDS_SESSION.iter().any(|k| enabled(*k));
-        let wants_challenge = enabled(OpKind::VerifyMfa) && caps.mfa;
-        Swarm {
+        let mut swarm = Swarm {
             weights,
-            wants_session,
-            wants_challenge,
-        }
+            wants_session: false,
+            wants_challenge: false,
+        };
+        swarm.wants_session = NEEDS_SESSION.iter().any(|k| swarm.enabled(*k));
+        swarm.wants_challenge = swarm.enabled(OpKind::VerifyMfa) && caps.mfa;
+        swarm
     }
 
     /// A third of cases keep the full mix; the others switch each kind off with probability
@@ -135,14 +135,15 @@ impl Swarm {
             }
         }
         // Set-up moves for what the enabled kinds need.
-        let (wants_session, wants_challenge) = (self.wants_session, self.wants_challenge);
         let no_live_session = || !s.sessions.iter().any(|x| !x.revoked);
         let no_open_challenge = || !s.challenges.iter().any(|c| !c.dead);
         if !has_accounts {
             ensure(&mut menu, OpKind::Register, 60);
-        } else if (wants_session && no_live_session()) || (wants_challenge && no_open_challenge()) {
+        } else if (self.wants_session && no_live_session())
+            || (self.wants_challenge && no_open_challenge())
+        {
             ensure(&mut menu, OpKind::Login, 12);
-            if wants_challenge && !s.accounts.values().any(|a| a.mfa) {
+            if self.wants_challenge && !s.accounts.values().any(|a| a.mfa) {
                 ensure(&mut menu, OpKind::Register, 12);
             }
         }

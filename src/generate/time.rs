@@ -114,53 +114,36 @@ pub fn pick_target(
     recent: &RecentCalls,
 ) -> Result<Option<u64>> {
     let deadlines = s.deadlines();
-    let sorted = |mut v: Vec<u64>| {
-        v.sort_unstable();
-        v.dedup();
-        v
+    let focused = || {
+        deadlines
+            .iter()
+            .filter(|d| recent.in_focus(s, d))
+            .map(|d| d.at)
     };
-    let focused = || -> Vec<u64> {
-        sorted(
-            deadlines
-                .iter()
-                .filter(|d| recent.in_focus(s, d))
-                .map(|d| d.at)
-                .collect(),
-        )
+    let counterfactual = || {
+        recent
+            .times
+            .iter()
+            .flat_map(|t| s.params.windows().map(|w| t.saturating_add(w)))
+            .filter(|at| *at < NEVER)
     };
-    let counterfactual = || -> Vec<u64> {
-        sorted(
-            recent
-                .times
-                .iter()
-                .flat_map(|t| s.params.windows().map(|w| t.saturating_add(w)))
-                .filter(|at| *at < NEVER)
-                .collect(),
-        )
-    };
-    let nearest_focused = deadlines
-        .iter()
-        .filter(|d| recent.in_focus(s, d))
-        .map(|d| d.at)
-        .min();
+    let nearest_focused = focused().min();
     let list = match u.int_in_range(0..=7)? {
         0 | 1 if nearest_focused.is_some() => nearest_focused.into_iter().collect(),
-        2 | 3 if nearest_focused.is_some() => focused(),
-        4 | 5 if has_counterfactual(s, recent) => counterfactual(),
-        _ if !deadlines.is_empty() => sorted(deadlines.iter().map(|d| d.at).collect()),
-        _ => counterfactual(),
+        2 | 3 if nearest_focused.is_some() => sorted(focused()),
+        4 | 5 if counterfactual().next().is_some() => sorted(counterfactual()),
+        _ if !deadlines.is_empty() => sorted(deadlines.iter().map(|d| d.at)),
+        _ => sorted(counterfactual()),
     };
     Ok(u.choose(&list).ok().copied())
 }
 
-/// Whether some recent call's time plus some window of the profile is a time at all.
-fn has_counterfactual(s: &State, recent: &RecentCalls) -> bool {
-    recent.times.iter().any(|t| {
-        s.params
-            .windows()
-            .into_iter()
-            .any(|w| t.saturating_add(w) < NEVER)
-    })
+/// `times` in order, each once (so the nearest comes first).
+fn sorted(times: impl Iterator<Item = u64>) -> Vec<u64> {
+    let mut v: Vec<u64> = times.collect();
+    v.sort_unstable();
+    v.dedup();
+    v
 }
 
 /// A tick: usually to one second before, on, or after a model or counterfactual deadline;
