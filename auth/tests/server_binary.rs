@@ -108,8 +108,8 @@ impl Server {
 
     /// Graceful stop (SIGTERM) and wait; returns whether the process exited cleanly.
     fn terminate(mut self) -> bool {
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        use rustix::process::{kill_process, Pid, Signal};
+        let _ = kill_process(Pid::from_child(&self.child), Signal::TERM);
         self.child.wait().map(|s| s.success()).unwrap_or(false)
     }
 

@@ -239,9 +239,8 @@ impl Drop for Server {
 }
 
 fn terminate(child: &mut Child) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
+    use rustix::process::{kill_process, Pid, Signal};
+    let _ = kill_process(Pid::from_child(child), Signal::TERM);
     if !exited_within(child, Duration::from_secs(2)) {
         let _ = child.kill();
         let _ = child.wait();
@@ -251,6 +250,7 @@ fn terminate(child: &mut Child) {
 /// Whether `child` exits (and is reaped) within `patience`.
 fn exited_within(child: &mut Child, patience: Duration) -> bool {
     let until = Instant::now() + patience;
+    let mut pause = Duration::from_micros(100);
     loop {
         if let Ok(Some(_)) = child.try_wait() {
             return true;
@@ -258,7 +258,9 @@ fn exited_within(child: &mut Child, patience: Duration) -> bool {
         if Instant::now() >= until {
             return false;
         }
-        std::thread::sleep(Duration::from_millis(5));
+        // A graceful stop takes a few milliseconds: look again soon, then less often.
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(5));
     }
 }
 
