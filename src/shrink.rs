@@ -390,11 +390,17 @@ fn tick_candidates(_: &Profile, ops: &[Op], i: usize) -> Vec<Vec<Op>> {
             out.push(merged);
         }
     }
-    let mut smaller = vec![
-        seconds / 2,
-        seconds - seconds / 4,
-        seconds.saturating_sub(1),
-    ];
+    // Shorter ticks, the biggest cut first: half, then a quarter less, an eighth less, ... one
+    // second less. The first that still fails wins, so a tick far above the least time that
+    // still fails gets there in a few rounds, not in one round per second (each round runs
+    // the target on every candidate of the trace: hundreds of starts of a real server).
+    let mut smaller = vec![seconds / 2];
+    let mut cut = seconds / 4;
+    while cut > 1 {
+        smaller.push(seconds - cut);
+        cut /= 2;
+    }
+    smaller.push(seconds.saturating_sub(1));
     smaller.retain(|s| *s > 0 && *s < seconds);
     smaller.dedup();
     for s in smaller {
@@ -607,4 +613,53 @@ fn plainer_password(_: &Profile, ops: &[Op], i: usize) -> Vec<Vec<Op>> {
         })
         .collect();
     vec![candidate]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lockstep::Actual;
+    use crate::model::Outcome;
+    use std::cell::Cell;
+
+    /// A service that is wrong only after `threshold` seconds idle: its failure is the op after
+    /// the tick.
+    fn fails_after_idle(
+        threshold: u64,
+        calls: &Cell<u32>,
+    ) -> impl FnMut(&[Op]) -> Option<Failure> + '_ {
+        move |ops: &[Op]| {
+            calls.set(calls.get() + 1);
+            let step = ops
+                .iter()
+                .position(|op| matches!(op, Op::Tick { seconds } if *seconds >= threshold))?
+                + 1;
+            ops.get(step).map(|op| Failure {
+                step,
+                op: op.clone(),
+                expected: Outcome::Registered,
+                actual: Actual::Invariant("wrong after a long idle".into()),
+            })
+        }
+    }
+
+    #[test]
+    fn a_long_tick_shrinks_to_the_least_time_that_fails_in_few_runs() {
+        let ops = vec![
+            Op::Tick { seconds: 1_000_000 },
+            Op::Register {
+                user: "ana".into(),
+                password: "correct horse battery".into(),
+                mfa: false,
+            },
+        ];
+        let calls = Cell::new(0);
+        let mut oracle = fails_after_idle(900, &calls);
+        let failure = oracle(&ops).unwrap();
+        let (small, _) = shrink(&Profile::default(), &ops, failure, &mut oracle);
+        assert_eq!(small[0], Op::Tick { seconds: 900 });
+        // Cuts of only a half, a quarter or one second took 416 runs here (67 now).
+        let calls = calls.get();
+        assert!(calls < 200, "{calls} runs of the target");
+    }
 }
