@@ -182,3 +182,23 @@ fn each_upgrade_flaw_fails_its_minimal_trace_and_the_correct_update_passes_it() 
         assert_eq!(flawed.failure.map(|f| f.step + 1), Some(step), "{flaw}");
     }
 }
+
+/// `flaws --upgrade` over a build without the catalogue would "catch" every flaw at its first
+/// operation (the server refuses `--flaw` at start): it must refuse to run instead.
+#[test]
+fn flaws_upgrade_refuses_a_server_without_the_catalogue() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("plain-server");
+    std::fs::write(&plain, "#!/bin/sh\necho 'Usage: auth-server [OPTIONS]'\n").unwrap();
+    let mut perms = std::fs::metadata(&plain).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&plain, perms).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_authcheck"))
+        .args(["flaws", "--upgrade", "--seeds", "1", "--server-bin"])
+        .arg(&plain)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("is not a flaws build"), "{stderr}");
+}

@@ -43,6 +43,19 @@ fn run_upgrade(args: &FlawsArgs) -> CliResult {
         Some(p) => p.clone(),
         None => authcheck::driver::find_server_bin().map_err(super::CliError::Usage)?,
     };
+    // A build without the catalogue refuses `--flaw` at start, and every campaign would
+    // "detect" that refusal at its first operation.
+    let help = std::process::Command::new(&bin)
+        .arg("--help")
+        .output()
+        .map_err(|e| super::CliError::Usage(format!("cannot run {}: {e}", bin.display())))?;
+    if !String::from_utf8_lossy(&help.stdout).contains("--flaw") {
+        return Err(super::CliError::Usage(format!(
+            "{} is not a flaws build of auth-server (it has no --flaw): build one with \
+             `cargo build --release -p auth --features flaws`, or name one with --server-bin",
+            bin.display()
+        )));
+    }
     let seeds = args.seeds;
     println!(
         "upgrade-only flaws: {seeds} seeds per flaw; authcheck upgrade (budget {UPGRADE_BUDGET} cases) \
