@@ -112,6 +112,17 @@ pub fn detect_atomic(flaw: Flaw, seed: u64) -> Detection {
 /// Cases `authcheck upgrade` may spend on one upgrade-only flaw before it counts as missed.
 pub const UPGRADE_BUDGET: u64 = 150;
 
+/// Whether `server_bin` is a `flaws` build of auth-server: only that build has `--flaw`, and
+/// any other refuses it at start, which every campaign would report as the flaw, caught at
+/// its first operation.
+pub fn has_flaw_catalogue(server_bin: &std::path::Path) -> Result<bool, String> {
+    let help = std::process::Command::new(server_bin)
+        .arg("--help")
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", server_bin.display()))?;
+    Ok(String::from_utf8_lossy(&help.stdout).contains("--flaw"))
+}
+
 /// The update that shows an upgrade-only flaw, between builds of `server_bin` (a `flaws`
 /// build): a flaw of the mixed window or the rollback is in NEW only; a flaw that needs a
 /// crash is in both builds (a crash shows it whichever build dies).

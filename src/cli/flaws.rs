@@ -37,19 +37,14 @@ pub fn run(_: FlawsArgs) -> CliResult {
 #[cfg(feature = "flaws")]
 fn run_upgrade(args: &FlawsArgs) -> CliResult {
     use authcheck::catalogue::{
-        detect_atomic, detect_upgrade, median, SEQUENTIAL_BUDGET, UPGRADE_BUDGET,
+        detect_atomic, detect_upgrade, has_flaw_catalogue, median, SEQUENTIAL_BUDGET,
+        UPGRADE_BUDGET,
     };
     let bin = match &args.server_bin {
         Some(p) => p.clone(),
         None => authcheck::driver::find_server_bin().map_err(super::CliError::Usage)?,
     };
-    // A build without the catalogue refuses `--flaw` at start, and every campaign would
-    // "detect" that refusal at its first operation.
-    let help = std::process::Command::new(&bin)
-        .arg("--help")
-        .output()
-        .map_err(|e| super::CliError::Usage(format!("cannot run {}: {e}", bin.display())))?;
-    if !String::from_utf8_lossy(&help.stdout).contains("--flaw") {
+    if !has_flaw_catalogue(&bin).map_err(super::CliError::Usage)? {
         return Err(super::CliError::Usage(format!(
             "{} is not a flaws build of auth-server (it has no --flaw): build one with \
              `cargo build --release -p auth --features flaws`, or name one with --server-bin",

@@ -7,8 +7,7 @@ use std::process::Command;
 
 pub fn flaws_server_bin() -> PathBuf {
     let bin = authcheck::driver::find_server_bin().unwrap();
-    let help = Command::new(&bin).arg("--help").output().unwrap();
-    if String::from_utf8_lossy(&help.stdout).contains("--flaw") {
+    if authcheck::catalogue::has_flaw_catalogue(&bin).unwrap() {
         return bin;
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
